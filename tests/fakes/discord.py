@@ -61,6 +61,7 @@ __all__ = [
     "FileInfo",
     "Guild",
     "Member",
+    "MiB",
     "Perm",
     "Role",
     "User",
@@ -551,7 +552,8 @@ class FakeDiscord:
         self.guilds: dict[int, Guild] = {}
         self.channels: dict[int, Channel] = {}
         self.connections: list[_Connection] = []
-        self.gateway_events: list[tuple[str, JSONDict]] = []  # everything dispatched (event, payload)
+        #: every DISPATCH after READY (event, payload as the first receiving connection got it)
+        self.gateway_events: list[tuple[str, JSONDict]] = []
 
         self._injections: list[_Injection] = []
         self._changed = asyncio.Condition()
@@ -904,9 +906,9 @@ class FakeDiscord:
             if d is None:
                 continue
             await self._send(conn, {"op": 0, "t": event, "d": d})
+            if not sent:
+                self.gateway_events.append((event, d))
             sent += 1
-        if sent:
-            self.gateway_events.append((event, data if isinstance(data, dict) else {}))
         return sent
 
     def _guild_create(self, conn: _Connection, guild: Guild) -> JSONDict:
