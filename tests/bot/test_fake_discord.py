@@ -139,12 +139,26 @@ async def inspect_images(interaction: discord.Interaction, message: discord.Mess
     await interaction.followup.send(f"{len(blobs)} images", file=discord.File(io.BytesIO(PNG), "composed.png"))
 
 
+@app_commands.command(name="dm", description="deliver by DM")
+async def dm(interaction: discord.Interaction) -> None:
+    bot: TestBot = interaction.client  # type: ignore[assignment]
+    await interaction.response.defer(ephemeral=True, thinking=True)
+    member = await interaction.guild.fetch_member(interaction.user.id)  # type: ignore[union-attr]
+    try:
+        await member.send("your result", file=discord.File(io.BytesIO(PNG), "r.png"))
+        bot.events.append(("dm_ok", member.display_name))
+    except discord.Forbidden as e:
+        bot.events.append(("dm_failed", e.code))
+    await interaction.followup.send("ok", ephemeral=True)
+
+
 class TestBot(commands.Bot):
     __test__ = False
 
-    def __init__(self, *, message_content: bool = False, sync: bool = True) -> None:
+    def __init__(self, *, message_content: bool = False, members: bool = False, sync: bool = True) -> None:
         intents = discord.Intents.default()
         intents.message_content = message_content
+        intents.members = members
         super().__init__(command_prefix="!", intents=intents, guild_ready_timeout=0.05, help_command=None)
         self.events: list[Any] = []
         self.messages: list[discord.Message] = []
@@ -153,7 +167,7 @@ class TestBot(commands.Bot):
 
     async def setup_hook(self) -> None:
         self.add_dynamic_items(JobButton)
-        for cmd in (ping, gated, upload, result, compose, draw, credits_cmd, inspect_images):
+        for cmd in (ping, gated, upload, result, compose, draw, credits_cmd, inspect_images, dm):
             self.tree.add_command(cmd)
         self.tree.on_error = self.on_tree_error  # type: ignore[method-assign]
         if self.do_sync:
@@ -476,6 +490,35 @@ async def test_subcommands_guild_commands_and_resume(discord_fake: FakeDiscord) 
         assert len(fake.identifies) == 1  # resumed, not re-identified
         again = await fake.slash("job", {"job_id": "j2"}, subcommand="status")
         assert (await again.wait_callback()).json["data"]["content"] == "j2 verbose=False"
+
+
+async def test_dm_delivery_and_closed_dms(discord_fake: FakeDiscord) -> None:
+    bot = TestBot()
+    async with run_bot(bot, fake=discord_fake) as fake:
+        ix = await fake.slash("dm")
+        await fake.wait_until(lambda: has(bot, ("dm_ok", "alice")))
+        dm_post = await fake.wait_for_call("POST", "/channels/{channel}/messages")
+        assert fake.channels[int(dm_post.path.split("/")[2])].recipient is fake.user
+        assert dm_post.files[0].filename == "r.png"
+        await fake.wait_until(lambda: ix.original and ix.original["content"] == "ok")
+        assert ix.original["flags"] & 64  # type: ignore[index]
+
+        fake.dms_closed.add(fake.user.id)
+        await fake.slash("dm")
+        await fake.wait_until(lambda: has(bot, ("dm_failed", 50007)))
+
+
+async def test_second_guild_limits_and_members_intent(discord_fake: FakeDiscord) -> None:
+    boosted = discord_fake.create_guild("Boosted", premium_tier=2)
+    discord_fake.add_member(boosted, discord_fake.user)
+    bot = TestBot(members=True)
+    async with run_bot(bot, fake=discord_fake) as fake:
+        g = bot.get_guild(boosted.id)
+        assert g is not None and g.filesize_limit == 50 * MiB
+        assert {m.id for m in g.members} == {boosted.owner_id, fake.bot_user.id, fake.user.id}  # GUILD_MEMBERS: all
+        ix = await fake.slash("ping", guild=boosted)
+        await fake.wait_until(lambda: has(bot, ("pong", "pong", 50 * MiB)))
+        assert ix.payload["guild_id"] == str(boosted.id) and ix.attachment_size_limit == 50 * MiB
 
 
 class ShardedBot(commands.AutoShardedBot):

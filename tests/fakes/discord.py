@@ -1171,6 +1171,7 @@ class FakeDiscord:
         *,
         author: User | None = None,
         channel: Channel | None = None,
+        guild: Guild | None = None,
         attachments: Sequence[AttachmentLike] = (),
         embeds: list[JSONDict] | None = None,
         reference: JSONDict | str | int | None = None,
@@ -1181,7 +1182,7 @@ class FakeDiscord:
         MESSAGE_CONTENT intent get empty content/attachments/embeds unless the message mentions the bot
         (``mentions`` or ``<@id>`` in ``content``; a reply to the bot pings it when ``reply_ping``).
         Returns the full stored message."""
-        channel = channel or self.channel
+        channel = self._pick_channel(guild, channel)
         author = author or self.user
         ref = self.message(reference) if isinstance(reference, str | int) else reference
         mention_list = list(mentions)
@@ -1204,6 +1205,12 @@ class FakeDiscord:
             guild_id=channel.guild_id,
         )
         return msg
+
+    def _pick_channel(self, guild: Guild | None, channel: Channel | None) -> Channel:
+        """``channel``, else the first channel of ``guild``, else the default #general."""
+        if channel is not None:
+            return channel
+        return next(iter(guild.channels.values())) if guild is not None else self.channel
 
     def _new_interaction(
         self,
@@ -1272,7 +1279,9 @@ class FakeDiscord:
             raise RuntimeError("no bot is connected to the fake gateway")
         return ix
 
-    def _options(self, options: Mapping[str, Any] | Sequence[JSONDict] | None, resolved: JSONDict) -> list[JSONDict]:
+    def _options(
+        self, options: Mapping[str, Any] | Sequence[JSONDict] | None, resolved: JSONDict, guild: Guild
+    ) -> list[JSONDict]:
         if options is None:
             return []
         if not isinstance(options, Mapping):
@@ -1289,7 +1298,7 @@ class FakeDiscord:
                 out.append({"name": name, "type": 3, "value": value})
             elif isinstance(value, User):
                 resolved.setdefault("users", {})[str(value.id)] = value.payload()
-                member = self.guild.members.get(value.id)
+                member = guild.members.get(value.id)
                 if member is not None:
                     resolved.setdefault("members", {})[str(value.id)] = member.payload(with_user=False)
                 out.append({"name": name, "type": 6, "value": str(value.id)})
@@ -1321,9 +1330,10 @@ class FakeDiscord:
         merged: Any = options
         if attachments:
             merged = {**(options or {}), **attachments} if not isinstance(options, Sequence) else options
-        opts = self._options(merged, resolved)
+        guild = self.guilds[(channel or self.channel).guild_id or 0]
+        opts = self._options(merged, resolved, guild)
         if isinstance(options, Sequence) and attachments:
-            opts += self._options(dict(attachments), resolved)
+            opts += self._options(dict(attachments), resolved, guild)
         if subcommand:
             parts = subcommand.split()
             if len(parts) == 1:
@@ -1348,6 +1358,7 @@ class FakeDiscord:
         *,
         user: User | None = None,
         channel: Channel | None = None,
+        guild: Guild | None = None,
         locale: str = "en-US",
         permissions: int | None = None,
         app_permissions: int | None = None,
@@ -1361,6 +1372,7 @@ class FakeDiscord:
         list is sent as raw option payloads. ``attachments`` adds ATTACHMENT options by name.
         ``subcommand``: ``"sub"`` or ``"group sub"``. ``permissions`` overrides the member's channel
         permissions (default: computed). ``age`` creates the interaction that many seconds ago."""
+        channel = self._pick_channel(guild, channel)
         data = self._command_data(name, options, attachments, subcommand, channel)
         ix = self._new_interaction(
             2,
@@ -1383,11 +1395,13 @@ class FakeDiscord:
         focused: str,
         user: User | None = None,
         channel: Channel | None = None,
+        guild: Guild | None = None,
         locale: str = "en-US",
         subcommand: str | None = None,
     ) -> FakeInteraction:
         """An autocomplete interaction (type 4); ``focused`` names the option being typed (its value is
         what the user typed so far, a string)."""
+        channel = self._pick_channel(guild, channel)
         data = self._command_data(name, options, None, subcommand, channel)
         opts = data["options"]
         while opts and opts[0]["type"] in (1, 2):
@@ -1419,6 +1433,7 @@ class FakeDiscord:
         *,
         user: User | None = None,
         channel: Channel | None = None,
+        guild: Guild | None = None,
         locale: str = "en-US",
         permissions: int | None = None,
         attachment_size_limit: int | None = None,
@@ -1427,7 +1442,7 @@ class FakeDiscord:
         """A message context menu command (type 2, command type 3); the target arrives in
         ``resolved.messages`` with its content and attachments whatever the intents."""
         target = self.message(target_message) if isinstance(target_message, str | int) else target_message
-        channel = channel or self.channels.get(int(target["channel_id"])) or self.channel
+        channel = channel or (self._pick_channel(guild, None) if guild else self.channels[int(target["channel_id"])])
         cmd_guild = self._command_guild_id(name, 3, channel.guild_id or 0)
         data: JSONDict = {
             "id": self._command_id(name, 3, cmd_guild),
@@ -1458,10 +1473,11 @@ class FakeDiscord:
         *,
         user: User | None = None,
         channel: Channel | None = None,
+        guild: Guild | None = None,
         locale: str = "en-US",
     ) -> FakeInteraction:
         """A user context menu command (type 2, command type 2)."""
-        channel = channel or self.channel
+        channel = self._pick_channel(guild, channel)
         cmd_guild = self._command_guild_id(name, 2, channel.guild_id or 0)
         resolved: JSONDict = {"users": {str(target_user.id): target_user.payload()}}
         member = self.guilds[channel.guild_id or 0].members.get(target_user.id) if channel.guild_id else None
@@ -1653,6 +1669,11 @@ class FakeDiscord:
             ("PATCH", "/webhooks/{app}/{token}/messages/{message}", self._h_webhook_message),
             ("DELETE", "/webhooks/{app}/{token}/messages/{message}", self._h_webhook_message),
             ("POST", "/users/@me/channels", self._h_create_dm),
+            ("GET", "/users/{user}", self._h_get_user),
+            ("GET", "/guilds/{guild}", self._h_get_guild),
+            ("GET", "/guilds/{guild}/channels", self._h_get_guild),
+            ("GET", "/guilds/{guild}/roles", self._h_get_guild),
+            ("GET", "/guilds/{guild}/members/{user}", self._h_get_member),
             ("GET", "/channels/{channel}", self._h_get_channel),
             ("POST", "/channels/{channel}/typing", self._h_no_content),
             ("POST", "/channels/{channel}/messages", self._h_channel_post),
@@ -1847,7 +1868,7 @@ class FakeDiscord:
             info["response_message_id"] = msg["id"]
             resource["message"] = self._visible(msg, None)
             echo = ("MESSAGE_CREATE", msg)
-        elif rtype in (6, 7) and ix.type == 3:
+        elif rtype in (6, 7) and "message" in ix.payload:  # component interaction, or a modal opened from one
             mid = ix.payload["message"]["id"]
             ix.original_id = mid
             if rtype == 7 and mid in self.messages:
@@ -1932,6 +1953,36 @@ class FakeDiscord:
         if channel is None:
             raise _fail(404, 10003, "Unknown Channel")
         return channel
+
+    def _guild(self, p: dict[str, str]) -> Guild:
+        guild = self.guilds.get(int(p["guild"])) if p["guild"].isdigit() else None
+        if guild is None:
+            raise _fail(404, 10004, "Unknown Guild")
+        return guild
+
+    async def _h_get_user(self, request: web.Request, p: dict[str, str], body: Any, files: list[FileInfo]) -> Any:
+        user = self.users.get(int(p["user"])) if p["user"].isdigit() else None
+        if user is None:
+            raise _fail(404, 10013, "Unknown User")
+        return 200, user.payload()
+
+    async def _h_get_guild(self, request: web.Request, p: dict[str, str], body: Any, files: list[FileInfo]) -> Any:
+        guild = self._guild(p)
+        if request.path.endswith("/channels"):
+            return 200, [c.payload(guild) for c in guild.channels.values()]
+        if request.path.endswith("/roles"):
+            return 200, [r.payload() for r in guild.roles.values()]
+        out = guild.payload()
+        for key in ("channels", "members", "threads", "presences", "voice_states", "joined_at", "large"):
+            out.pop(key, None)
+        return 200, out
+
+    async def _h_get_member(self, request: web.Request, p: dict[str, str], body: Any, files: list[FileInfo]) -> Any:
+        guild = self._guild(p)
+        member = guild.members.get(int(p["user"])) if p["user"].isdigit() else None
+        if member is None:
+            raise _fail(404, 10007, "Unknown Member")
+        return 200, member.payload()
 
     async def _h_get_channel(self, request: web.Request, p: dict[str, str], body: Any, files: list[FileInfo]) -> Any:
         channel = self._channel(p)
