@@ -1543,6 +1543,15 @@ class FakeJimeng:
                 "CheckAuthenticationError",
                 f"CheckAuthenticationError, reason: `The accessKey '{auth.access_key_id}' can not be found`.",
             )
+        if auth.region != SIGV4_REGION[sts.region]:
+            # §1.3: international STS keys on the CN ImageX region (and vice versa) are "not found" upstream.
+            return self._openapi_error(
+                request,
+                401,
+                100029,
+                "CheckAuthenticationError",
+                f"CheckAuthenticationError, reason: `The accessKey '{auth.access_key_id}' can not be found`.",
+            )
         mismatch = self._openapi_error(
             request,
             403,
@@ -1560,7 +1569,6 @@ class FakeJimeng:
             or request.headers.get("X-Amz-Security-Token") != sts.token
             or amz_date[:8] != auth.date
             or auth.service != service
-            or auth.region != SIGV4_REGION[sts.region]
             or (request.method == "POST" and request.headers.get("X-Amz-Content-Sha256") != payload_hash)
         ):
             return mismatch

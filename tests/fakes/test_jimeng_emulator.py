@@ -631,13 +631,15 @@ def test_sigv4_against_synthetic_vectors() -> None:
 
 
 class Uploader:
-    """Test-side ImageX client: get_upload_token → Apply → upload bytes → Commit."""
+    """Test-side ImageX/VOD client: get_upload_token → Apply → upload bytes → Commit."""
 
-    def __init__(self, api: Api, http: aiohttp.ClientSession) -> None:
-        self.api, self.http = api, http
+    def __init__(
+        self, api: Api, http: aiohttp.ClientSession, *, region: str = "cn-north-1", web_style: bool = False
+    ) -> None:
+        self.api, self.http, self.region, self.web_style = api, http, region, web_style
 
-    async def token(self) -> dict:
-        res = await self.api.post("/mweb/v1/get_upload_token", {"scene": 2})
+    async def token(self, scene: int = 2) -> dict:
+        res = await self.api.post("/mweb/v1/get_upload_token", {"scene": scene})
         assert res["ret"] == "0"
         return res["data"]
 
@@ -648,6 +650,7 @@ class Uploader:
         query: dict,
         body: bytes = b"",
         *,
+        service: str = "imagex",
         secret: str | None = None,
         ak: str | None = None,
     ) -> dict:
@@ -655,8 +658,11 @@ class Uploader:
         headers = {"x-amz-date": amz, "x-amz-security-token": tok["session_token"]}
         if method == "POST":
             headers["x-amz-content-sha256"] = hashlib.sha256(body).hexdigest()
-            headers["content-type"] = "application/json"
+            headers["content-type"] = "application/json" if service == "imagex" else "text/plain;charset=UTF-8"
         signed = [h for h in headers if h != "content-type"]
+        if self.web_style and method == "POST" and service == "imagex":
+            headers["host"] = tok["upload_domain"]
+            signed += ["content-type", "host"]
         headers["authorization"] = _sigv4.sign_request(
             access_key_id=ak or tok["access_key_id"],
             secret=secret or tok["secret_access_key"],
@@ -665,9 +671,10 @@ class Uploader:
             headers=headers,
             signed_headers=signed,
             payload_hash=hashlib.sha256(body).hexdigest(),
-            region="cn-north-1",
-            service="imagex",
+            region=self.region,
+            service=service,
         )
+        headers.pop("host", None)  # aiohttp sends the same Host value itself
         return headers
 
     async def apply(self, tok: dict, size: int, **kw: Any) -> tuple[int, dict]:
@@ -685,7 +692,7 @@ class Uploader:
 
     async def upload(self, addr: dict, data: bytes, crc: str | None = None) -> tuple[int, dict]:
         info = addr["StoreInfos"][0]
-        host = addr["UploadHosts"][0]
+        host = addr["UploadHosts"][0] if "UploadHosts" in addr else addr["UploadHost"]
         headers = {
             "Authorization": info["Auth"],
             "Content-CRC32": crc if crc is not None else f"{zlib.crc32(data) & 0xFFFFFFFF:08x}",
@@ -701,6 +708,48 @@ class Uploader:
             f"http://{tok['upload_domain']}/", params=q, data=body, headers=self._signed(tok, "POST", q, body)
         ) as r:
             return r.status, await r.json()
+
+    async def image(self, data: bytes) -> str:
+        tok = await self.token()
+        status, apply = await self.apply(tok, len(data))
+        assert status == 200, apply
+        addr = apply["Result"]["UploadAddress"]
+        assert (await self.upload(addr, data))[0] == 200
+        status, commit = await self.commit(tok, addr["SessionKey"])
+        assert status == 200, commit
+        return commit["Result"]["Results"][0]["Uri"]
+
+    async def video(self, data: bytes) -> dict:
+        tok = await self.token(scene=1)
+        q = {
+            "Action": "ApplyUploadInner",
+            "Version": "2020-11-19",
+            "SpaceName": "dreamina",
+            "FileType": "video",
+            "IsInner": "1",
+            "FileSize": str(len(data)),
+            "s": "abc123def456",
+        }
+        async with self.http.get(
+            f"http://{tok['upload_domain']}/", params=q, headers=self._signed(tok, "GET", q, service="vod")
+        ) as r:
+            apply = await r.json()
+            assert r.status == 200, apply
+        node = apply["Result"]["InnerUploadAddress"]["UploadNodes"][0]
+        assert (await self.upload(node, data))[0] == 200
+        q = {"Action": "CommitUploadInner", "Version": "2020-11-19", "SpaceName": "dreamina"}
+        body = json.dumps({"SessionKey": node["SessionKey"], "Functions": []}).encode()
+        async with self.http.post(
+            f"http://{tok['upload_domain']}/",
+            params=q,
+            data=body,
+            headers=self._signed(tok, "POST", q, body, service="vod"),
+        ) as r:
+            commit = await r.json()
+            assert r.status == 200, commit
+        result = commit["Result"]["Results"][0]
+        assert result["Vid"] == node["Vid"]
+        return result
 
 
 def png_bytes(w: int, h: int) -> bytes:
@@ -799,3 +848,81 @@ async def test_common_config_lists_extra_model(clocked) -> None:
     async with http.post(fake.url + "/mweb/v1/does_not_exist", json={}) as r:
         assert r.status == 404
     assert fake.calls("/does_not_exist")
+
+
+async def test_vod_upload_and_omni_video(clocked) -> None:
+    fake, api, _, http = clocked
+    up = Uploader(api, http)
+    result = await up.video(make_mp4(320, 240, 3000))
+    assert result["Vid"].startswith("v0") and len(result["Vid"]) == 30
+    meta = result["VideoMeta"]
+    assert (meta["Width"], meta["Height"], meta["Duration"]) == (320, 240, 3.0)
+    uri = await up.image(png_bytes(300, 400))
+    body = video_body()
+    draft = json.loads(body["draft_content"])
+    inp = draft["component_list"][0]["abilities"]["gen_video"]["text_to_video_params"]["video_gen_inputs"][0]
+    inp["unified_edit_input"] = {
+        "type": "",
+        "id": "x",
+        "material_list": [
+            {
+                "type": "",
+                "id": "m1",
+                "material_type": "image",
+                "image_info": {"type": "image", "image_uri": uri, "uri": uri},
+            },
+            {"type": "", "id": "m2", "material_type": "video", "video_info": {"type": "video", "vid": result["Vid"]}},
+        ],
+        "meta_list": [],
+    }
+    body["draft_content"] = json.dumps(draft)
+    res = await api.generate(body)
+    assert res["ret"] == "0", res
+    job = fake.jobs[body["submit_id"]]
+    assert job.kind == "video" and (job.width, job.height) == (720, 960)  # follows the 3:4 reference image
+    inp["unified_edit_input"]["material_list"][1]["video_info"]["vid"] = "v0" + "z" * 28
+    body["draft_content"] = json.dumps(draft)
+    body["submit_id"] = str(uuid.uuid4())
+    assert (await api.generate(body))["ret"] == "1000"
+
+
+async def test_international_account(clocked) -> None:
+    fake, _, _, http = clocked
+    fake.add_account("hk" + SID, region="hk")
+    api = Api(http, fake, sid="hk" + SID, query=INTL_QUERY)
+    up = Uploader(api, http, region="ap-southeast-1", web_style=True)
+    uri = await up.image(png_bytes(64, 64))
+    assert uri.startswith("tos-alisg-i-wopfjsm1ax-sg/")
+    cn_signed = Uploader(api, http, region="cn-north-1")
+    tok = await cn_signed.token()
+    status, err = await cn_signed.apply(tok, 10)
+    assert status == 401 and err["ResponseMetadata"]["Error"]["Code"] == "CheckAuthenticationError"
+    res = await api.generate(t2i_body(aid=513641, gen_count=1))
+    assert res["ret"] == "0", res
+    assert (await api.generate(t2i_body(aid=513641, model="high_aes_general_v43")))["ret"] == "1000"  # CN-only model
+    assert (await api.generate(video_body()))["ret"] in {"1000", "3000"}  # Seedance is CN-only
+    cfg = await api.post("/mweb/v1/get_common_config", {})
+    keys = {m["model_req_key"] for m in cfg["data"]["model_list"]}
+    assert "dreamina_image_lib_1" in keys and "high_aes_general_v60_preview" not in keys
+
+
+async def test_continuation_and_4k(clocked) -> None:
+    fake, api, clock, http = clocked
+    body = t2i_body(gen_count=1, width=4096, height=4096, resolution_type="4k")
+    res = await api.generate(body)
+    assert res["ret"] == "0" and fake.accounts[SID].gift == 98  # 4k: 2 credits per image
+    hid = res["data"]["aigc_data"]["history_record_id"]
+    more = {
+        **body,
+        "action": 2,
+        "history_id": hid,
+        "submit_id": str(uuid.uuid4()),
+        "metrics_extra": json.dumps({"generateCount": 2}),
+    }
+    res2 = await api.generate(more)
+    assert res2["ret"] == "0"
+    assert res2["data"]["aigc_data"]["origin_history_record_id"] == hid and fake.jobs[more["submit_id"]].count == 2
+    clock.t += 100
+    rec = (await api.history(submit_ids=[body["submit_id"]]))[body["submit_id"]]
+    async with http.get(rec["item_list"][0]["image"]["large_images"][0]["image_url"]) as r:
+        assert Image.open(io.BytesIO(await r.read())).size == (4096, 4096)
