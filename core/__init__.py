@@ -1,0 +1,77 @@
+"""The async Jimeng engine. Imports nothing from Discord or from an HTTP server framework."""
+
+import logging
+
+from core.accounts import Account, AccountState, AccountStatus, ClaimResult, Credits
+from core.engine import Engine, EngineConfig
+from core.errors import (
+    APIError,
+    AuthError,
+    ContentRejectedError,
+    DecodeError,
+    GenerationFailedError,
+    InvalidRequestError,
+    JimengError,
+    JobTimeoutError,
+    NoAccountError,
+    QuotaError,
+    RateLimitError,
+    RegionError,
+    RequestTimeoutError,
+    RiskControlError,
+    TransportError,
+    UploadError,
+    UpstreamError,
+    UpstreamRejectedError,
+)
+from core.jobs import Job, JobEvent, JobRecord, JobResult, JobState, JobStore, MemoryJobStore
+from core.params import ImageParams, VideoParams
+from core.poller import Timing
+from core.registry import ModelInfo
+from core.results import Asset
+from core.tokens import Token, mask, parse_tokens
+
+logging.getLogger(__name__).addHandler(logging.NullHandler())
+
+__all__ = [
+    "APIError",
+    "Account",
+    "AccountState",
+    "AccountStatus",
+    "Asset",
+    "AuthError",
+    "ClaimResult",
+    "ContentRejectedError",
+    "Credits",
+    "DecodeError",
+    "Engine",
+    "EngineConfig",
+    "GenerationFailedError",
+    "ImageParams",
+    "InvalidRequestError",
+    "JimengError",
+    "Job",
+    "JobEvent",
+    "JobRecord",
+    "JobResult",
+    "JobState",
+    "JobStore",
+    "JobTimeoutError",
+    "MemoryJobStore",
+    "ModelInfo",
+    "NoAccountError",
+    "QuotaError",
+    "RateLimitError",
+    "RegionError",
+    "RequestTimeoutError",
+    "RiskControlError",
+    "Timing",
+    "Token",
+    "TransportError",
+    "UploadError",
+    "UpstreamError",
+    "UpstreamRejectedError",
+    "VideoParams",
+    "mask",
+    "parse_tokens",
+]

@@ -22,7 +22,6 @@ import hashlib
 import hmac
 import json
 import logging
-import math
 import random
 import re
 import string
@@ -135,6 +134,8 @@ SIZES_1K_LEGACY = {
 SIZES_15K = {k: (round(w * 0.75), round(h * 0.75)) for k, (w, h) in SIZES_2K.items()}
 RESOLUTION_NAMES = {"1k": "标清 1K", "1.5k": "标清 1.5K", "2k": "高清 2K", "4k": "超清 4K"}
 
+
+QUEUED_FRACTION = 0.15  # share of a job's duration spent queued (status 20) before generation starts
 
 @dataclass(frozen=True)
 class ImageModel:
@@ -1054,7 +1055,7 @@ class FakeJimeng:
         kind = job.outcome[0] if job.outcome else "ok"
 
         def normal(frac: float) -> tuple[int, int]:
-            if frac < 0.15:
+            if frac < QUEUED_FRACTION:
                 return 20, 0
             if frac < 0.4:
                 return 42, 0
@@ -1116,7 +1117,8 @@ class FakeJimeng:
 
     def _record(self, job: FakeJob, now: float, *, for_generate: bool = False) -> dict:
         status, n_items, fail_code, term_at = self._state(job, now)
-        remaining = max(0.0, job.duration - (now - job.started))
+        # §7.3: forecast_queue_cost is the estimated queue WAIT in seconds (not the time until the job is done).
+        queue_wait = max(0.0, QUEUED_FRACTION * job.duration - (now - job.started))
         queued = status == 20
         queue_len = sum(1 for j in self.jobs.values() if j.sessionid == job.sessionid and self._state(j, now)[0] == 20)
         fkey, fmsg = ("", "")
@@ -1150,7 +1152,7 @@ class FakeJimeng:
             "finished_image_count": n_items,
             "model_info": {"model_name": model_name, "model_req_key": job.model_key},
             "forecast_generate_cost": job.forecast_cost,
-            "forecast_queue_cost": 0 if status in TERMINAL else math.ceil(remaining),
+            "forecast_queue_cost": round(queue_wait) if queued else 0,
             "queue_info": {
                 "queue_idx": 1 if queued else 0,
                 "priority": 3,
@@ -1171,7 +1173,7 @@ class FakeJimeng:
                     "history_group_key": job.prompt,
                     "submit_id": job.submit_id,
                     "generate_id": job.generate_logid,
-                    "forecast_queue_cost": math.ceil(remaining),
+                    "forecast_queue_cost": round(queue_wait),
                 }
             )
         return rec

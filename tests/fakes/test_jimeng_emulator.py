@@ -368,7 +368,7 @@ async def test_t2i_progression_and_items(clocked) -> None:
     assert aigc["task"]["submit_id"] == body["submit_id"] and aigc["task"]["status"] == 20
     hid = aigc["history_record_id"]
     assert len(hid) == 13 and hid.isdigit()
-    assert aigc["generate_type"] == 1 and aigc["forecast_queue_cost"] == 10
+    assert aigc["generate_type"] == 1 and aigc["forecast_queue_cost"] == 2  # queue wait: 15% of 10 s
     assert aigc["queue_info"]["queue_length"] >= 1
     seen: list[int] = []
     counts: list[int] = []

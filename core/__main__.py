@@ -1,0 +1,214 @@
+"""Admin CLI: check accounts and run a job from the terminal before starting the bot.
+
+python -m core credits [--claim]
+python -m core models [--kind image|video]
+python -m core imagine "prompt" [--model M] [--ratio R] [--resolution 2k] [--count N] [--out DIR]
+python -m core compose "prompt" IMAGE [IMAGE ...] [same options]
+python -m core video "prompt" [--model M] [--duration S] [--ratio R] [--resolution 720p] [--first-frame F] [--last-frame F]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import mimetypes
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from core.engine import Engine
+from core.errors import JimengError
+from core.jobs import Job, JobEvent, JobState
+from core.logsafe import setup_logging
+from core.params import ImageParams, VideoParams
+from core.settings import MissingSettingError, load_settings
+
+BAR = 24
+
+
+def _bar(ev: JobEvent) -> str:
+    if ev.state is JobState.QUEUED and ev.queue_position:
+        text = f"waiting for an account (#{ev.queue_position} in line)"
+    elif ev.state is JobState.PENDING:
+        pos = f" #{ev.queue_position}/{ev.queue_length}" if ev.queue_position else ""
+        text = f"queued on Jimeng{pos}"
+    elif ev.state is JobState.GENERATING:
+        text = f"generating {ev.finished}/{ev.total}" if ev.total else "generating"
+    else:
+        text = ev.state.value
+    frac = ev.finished / ev.total if ev.total else 0.0
+    if ev.state is JobState.SUCCEEDED:
+        frac = 1.0
+    filled = int(frac * BAR)
+    eta = f" ~{ev.eta_s:.0f}s left" if ev.eta_s and not ev.done else ""
+    return f"\r[{'#' * filled}{'-' * (BAR - filled)}] {text} {ev.elapsed_s:5.1f}s{eta}\033[K"
+
+
+async def _follow(job: Job, quiet: bool) -> None:
+    async for ev in job.events():
+        if not quiet:
+            sys.stderr.write(_bar(ev))
+            sys.stderr.flush()
+    if not quiet:
+        sys.stderr.write("\n")
+
+
+async def _save(engine: Engine, job: Job, out: Path) -> list[Path]:
+    result = await job.wait()
+    out.mkdir(parents=True, exist_ok=True)
+    paths: list[Path] = []
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    for i, asset in enumerate(result.assets, 1):
+        async with engine.upstream.fetch(asset.url) as resp:
+            if resp.status != 200:
+                raise JimengError(f"download of result {i} failed with HTTP {resp.status}")
+            ext = mimetypes.guess_extension(resp.headers.get("content-type", "").split(";")[0]) or (
+                ".mp4" if asset.kind == "video" else ".webp"
+            )
+            path = out / f"jimeng-{stamp}-{job.id[:6]}-{i}{ext}"
+            with path.open("wb") as fh:
+                async for chunk in resp.content.iter_chunked(1 << 16):
+                    fh.write(chunk)
+        paths.append(path)
+    for note in result.notes:
+        print(f"note: {note}", file=sys.stderr)
+    return paths
+
+
+def _image_params(a: argparse.Namespace) -> ImageParams:
+    return ImageParams(
+        prompt=a.prompt,
+        model=a.model,
+        ratio=a.ratio,
+        resolution=a.resolution,
+        size=a.size,
+        count=a.count,
+        negative_prompt=a.negative or "",
+        sample_strength=a.strength,
+    )
+
+
+def _print_status(rows: list[Any]) -> None:
+    print(f"{'account':<16} {'region':<6} {'state':<11} {'gift':>6} {'buy':>6} {'vip':>6} {'total':>6}  daily claim")
+    for s in rows:
+        c = s.credits
+        nums = (c.gift, c.purchase, c.vip, c.total) if c else ("?", "?", "?", "?")
+        claim = f"{s.last_claim_day} {s.last_claim_message}" if s.last_claim_day else (s.last_claim_message or "-")
+        print(
+            f"{s.masked:<16} {s.region:<6} {s.state:<11} {nums[0]:>6} {nums[1]:>6} {nums[2]:>6} {nums[3]:>6}  {claim}"
+        )
+        if s.last_error:
+            print(f"{'':<16} last error: {s.last_error}")
+
+
+async def _main(a: argparse.Namespace) -> int:
+    settings = load_settings()
+    config = settings.engine_config()
+    config.maintenance = False
+    redactor = setup_logging("WARNING" if a.command != "credits" else settings.log_level)
+    redactor.add(*(t.sessionid for t in config.tokens if not isinstance(t, str)))
+    async with aiohttp.ClientSession() as http:
+        engine = Engine(http, config)
+        await engine.start()
+        try:
+            return await _dispatch(engine, a)
+        except JimengError as err:
+            print(
+                f"\nerror: {err.message}" + (f" (submit id {err.submit_id})" if err.submit_id else ""), file=sys.stderr
+            )
+            return 1
+        finally:
+            await engine.close()
+
+
+async def _dispatch(engine: Engine, a: argparse.Namespace) -> int:
+    if a.command == "credits":
+        if a.claim:
+            for claim in await engine.claim_daily():
+                print(f"{claim.account}: {'ok' if claim.ok else 'failed'} — {claim.message}")
+        _print_status(await engine.refresh_credits())
+        return 0
+    if a.command == "models":
+        for m in engine.models(a.kind):
+            extra = (
+                f"durations {','.join(map(str, m.durations))}s"
+                if m.kind == "video"
+                else f"count {m.count_range[0]}-{m.count_range[1]}"
+            )
+            print(
+                f"{m.name:<36} {m.kind:<5} {'/'.join(sorted(r.value for r in m.regions)):<14} {','.join(m.resolutions):<14} {extra}"
+            )
+        return 0
+    if a.command == "imagine":
+        job = await engine.imagine(_image_params(a))
+    elif a.command == "compose":
+        from core.media import RefImage
+
+        job = await engine.compose(_image_params(a), [RefImage.parse(x) for x in a.images])
+    else:
+        from core.media import RefImage
+
+        params = VideoParams(
+            prompt=a.prompt, model=a.model, duration=a.duration, ratio=a.ratio, resolution=a.resolution
+        )
+        job = await engine.video(
+            params,
+            first_frame=RefImage.parse(a.first_frame) if a.first_frame else None,
+            last_frame=RefImage.parse(a.last_frame) if a.last_frame else None,
+        )
+    await _follow(job, a.quiet)
+    for path in await _save(engine, job, Path(a.out)):
+        print(path)
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m core", description="Jimeng engine admin CLI")
+    sub = p.add_subparsers(dest="command", required=True)
+    c = sub.add_parser("credits", help="each account: masked id, region, state, balance")
+    c.add_argument("--claim", action="store_true", help="claim today's free credits first")
+    m = sub.add_parser("models", help="models the configured accounts' sites offer")
+    m.add_argument("--kind", choices=["image", "video"])
+
+    def common(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("prompt")
+        sp.add_argument("--model")
+        sp.add_argument("--ratio", help="1:1, 3:4, 16:9, 4:3, 9:16, 2:3, 3:2, 21:9 (or auto)")
+        sp.add_argument("--resolution", help="1k, 1.5k, 2k, 4k (video: 720p, 1080p)")
+        sp.add_argument("--out", default="out", help="folder for the results (default ./out)")
+        sp.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    for name in ("imagine", "compose"):
+        sp = sub.add_parser(name)
+        common(sp)
+        if name == "compose":
+            sp.add_argument("images", nargs="+", help="reference images: files, URLs or data URLs (1-10)")
+        sp.add_argument("--size", help="WxH, e.g. 2048x2048 (mapped to the nearest ratio and bucket)")
+        sp.add_argument("--count", type=int)
+        sp.add_argument("--negative")
+        sp.add_argument("--strength", type=float, default=0.5)
+    v = sub.add_parser("video")
+    common(v)
+    v.add_argument("--duration", type=int)
+    v.add_argument("--first-frame")
+    v.add_argument("--last-frame")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return asyncio.run(_main(args))
+    except MissingSettingError as err:
+        print(str(err), file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

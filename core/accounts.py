@@ -1,0 +1,391 @@
+"""The account pool: session id rotation, health, credits and the daily free-credit claim (§3.1–3.2, §9).
+
+Selection is deterministic: among healthy accounts of a region that offers the model, with spare capacity, the least
+busy one first (accounts known to have no credits last). When none has capacity the caller waits in a FIFO queue and
+can see its position. No random pick.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from enum import StrEnum
+from typing import Any
+
+from core import constants as C
+from core.errors import (
+    AuthError,
+    InvalidRequestError,
+    JimengError,
+    NoAccountError,
+    QuotaError,
+    RateLimitError,
+    RegionError,
+    RiskControlError,
+)
+from core.tokens import Token
+from core.transport import Upstream
+
+log = logging.getLogger(__name__)
+
+CHINA_TZ = timezone(timedelta(hours=8))  # free credits reset at the end of the day, Beijing time (§3.1)
+
+
+def china_today() -> date:
+    return datetime.now(CHINA_TZ).date()
+
+
+class AccountState(StrEnum):
+    OK = "ok"
+    INVALID = "invalid"  # 1015: the session is dead until the owner replaces it
+    NO_CREDITS = "no_credits"  # 1006 after a failed daily claim: until the next daily reset
+    COOLDOWN = "cooldown"  # risk control / region / rate limit: until cooldown_until
+
+
+@dataclass(frozen=True, slots=True)
+class Credits:
+    gift: int = 0
+    purchase: int = 0
+    vip: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.gift + self.purchase + self.vip
+
+    def to_dict(self) -> dict[str, int]:
+        return {"gift": self.gift, "purchase": self.purchase, "vip": self.vip, "total": self.total}
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimResult:
+    account: str  # masked
+    ok: bool
+    granted: int = 0
+    already: bool = False
+    message: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class AccountStatus:
+    """A snapshot for front ends (``/credits``, ``/token/points``); nothing secret in it."""
+
+    masked: str
+    key: str
+    region: str
+    state: str
+    credits: Credits | None
+    credits_checked_at: float | None
+    last_claim_day: str | None
+    last_claim_ok: bool | None
+    last_claim_message: str
+    in_flight: int
+    limit: int
+    cooldown_until: float | None
+    last_error: str | None
+
+
+def parse_credits(data: Any) -> Credits:
+    """``data.credit.{gift,purchase,vip}_credit``; take the detail list when it is ahead (§3.1 gotcha)."""
+    credit = data.get("credit") if isinstance(data, dict) else None
+    credit = credit if isinstance(credit, dict) else {}
+
+    def num(v: Any) -> int:
+        try:
+            return int(v or 0)
+        except (TypeError, ValueError):
+            return 0
+
+    gift = num(credit.get("gift_credit"))
+    detail = data.get("credits_detail") if isinstance(data, dict) else None
+    if isinstance(detail, dict) and isinstance(detail.get("gift_credits"), list):
+        detail_gift = sum(num(g.get("residual_credits")) for g in detail["gift_credits"] if isinstance(g, dict))
+        gift = max(gift, detail_gift)
+    return Credits(gift=gift, purchase=num(credit.get("purchase_credit")), vip=num(credit.get("vip_credit")))
+
+
+class Account:
+    def __init__(self, token: Token, *, limit: int = C.DEFAULT_ACCOUNT_CONCURRENCY, pooled: bool = True) -> None:
+        if token.proxy and not token.proxy.lower().startswith(("http://", "https://")):
+            raise InvalidRequestError(
+                f"account {token.masked}: only http(s) proxies are supported, not {token.proxy.split(':', 1)[0]}",
+                param="token",
+            )
+        self.token = token
+        self.web_id = str(random.randint(10**18, 10**19 - 1))  # one per account, in both webId and _tea_web_id (§2.1)
+        self.limit = limit
+        self.pooled = pooled
+        self.state = AccountState.OK
+        self.cooldown_until = 0.0
+        self.cooldown_level = 0
+        self.credits: Credits | None = None
+        self.credits_checked_at: float | None = None
+        self.last_claim_day: date | None = None  # day of the last successful claim
+        self.last_claim_ok: bool | None = None
+        self.last_claim_message = ""
+        self.no_credits_day: date | None = None
+        self.in_flight = 0
+        self.last_error: str | None = None
+
+    @property
+    def masked(self) -> str:
+        return self.token.masked
+
+    @property
+    def key(self) -> str:
+        return self.token.key
+
+    @property
+    def region(self) -> C.Region:
+        return self.token.region
+
+    def __repr__(self) -> str:
+        return f"Account({self.masked}, {self.state.value}, {self.in_flight}/{self.limit})"
+
+    def status(self) -> AccountStatus:
+        return AccountStatus(
+            masked=self.masked,
+            key=self.key,
+            region=self.region.value,
+            state=self.state.value,
+            credits=self.credits,
+            credits_checked_at=self.credits_checked_at,
+            last_claim_day=self.last_claim_day.isoformat() if self.last_claim_day else None,
+            last_claim_ok=self.last_claim_ok,
+            last_claim_message=self.last_claim_message,
+            in_flight=self.in_flight,
+            limit=self.limit,
+            cooldown_until=self.cooldown_until if self.state is AccountState.COOLDOWN else None,
+            last_error=self.last_error,
+        )
+
+
+class _Waiter:
+    __slots__ = ("wants",)
+
+    def __init__(self, wants: Callable[[Account], bool]) -> None:
+        self.wants = wants
+
+
+class AccountPool:
+    def __init__(
+        self,
+        upstream: Upstream,
+        *,
+        limit: int = C.DEFAULT_ACCOUNT_CONCURRENCY,
+        clock: Callable[[], float] = time.time,
+        today: Callable[[], date] = china_today,
+    ) -> None:
+        self.upstream = upstream
+        self.limit = limit
+        self._clock = clock
+        self._today = today
+        self._accounts: dict[str, Account] = {}
+        self._cond = asyncio.Condition()
+        self._waiters: list[_Waiter] = []
+
+    # ------------------------------------------------------------------------------------------------ membership
+
+    def add(self, token: Token, *, pooled: bool = True) -> Account:
+        acc = self._accounts.get(token.key)
+        if acc is None:
+            acc = Account(token, limit=self.limit, pooled=pooled)
+            self._accounts[token.key] = acc
+        elif pooled and not acc.pooled:
+            acc.pooled = True
+        return acc
+
+    def accounts(self, *, pooled_only: bool = True) -> list[Account]:
+        return [a for a in self._accounts.values() if a.pooled or not pooled_only]
+
+    def regions(self) -> frozenset[C.Region]:
+        return frozenset(a.region for a in self.accounts())
+
+    def get(self, key: str) -> Account | None:
+        return self._accounts.get(key)
+
+    # ------------------------------------------------------------------------------------------------ health
+
+    def _refresh_state(self, acc: Account) -> None:
+        now = self._clock()
+        if acc.state is AccountState.COOLDOWN and now >= acc.cooldown_until:
+            acc.state = AccountState.OK
+        if acc.state is AccountState.NO_CREDITS and acc.no_credits_day != self._today():
+            acc.state = AccountState.OK
+
+    def usable(self, acc: Account) -> bool:
+        self._refresh_state(acc)
+        return acc.state is AccountState.OK
+
+    def note_refusal(self, acc: Account, err: JimengError) -> None:
+        """Update an account after upstream refused it something."""
+        acc.last_error = err.message
+        if isinstance(err, AuthError):
+            acc.state = AccountState.INVALID
+            log.warning("account %s: session invalid or expired (ret %s); set a new session id", acc.masked, err.ret)
+        elif isinstance(err, QuotaError):
+            acc.state = AccountState.NO_CREDITS
+            acc.no_credits_day = self._today()
+            log.warning("account %s: out of credits until the next daily reset", acc.masked)
+        elif isinstance(err, RiskControlError | RegionError):
+            delay = min(C.COOLDOWN_MAX_S, C.COOLDOWN_BASE_S * (2**acc.cooldown_level))
+            acc.cooldown_level += 1
+            self._cool(acc, delay)
+            log.warning("account %s: %s; cooling down for %.0fs", acc.masked, err.message, delay)
+        elif isinstance(err, RateLimitError):
+            self._cool(acc, err.retry_after or C.RATE_LIMIT_COOLDOWN_S)
+            log.warning(
+                "account %s: rate limited; pausing %.0fs", acc.masked, err.retry_after or C.RATE_LIMIT_COOLDOWN_S
+            )
+
+    def _cool(self, acc: Account, delay: float) -> None:
+        acc.state = AccountState.COOLDOWN
+        acc.cooldown_until = self._clock() + delay
+
+    def note_success(self, acc: Account) -> None:
+        acc.cooldown_level = 0
+        acc.last_error = None
+
+    # ------------------------------------------------------------------------------------------------ capacity
+
+    def _candidates(
+        self, regions: frozenset[C.Region], among: Sequence[Account] | None, exclude: set[str]
+    ) -> list[Account]:
+        pool = list(among) if among is not None else self.accounts()
+        return [a for a in pool if a.region in regions and a.key not in exclude]
+
+    def _pick(self, candidates: Iterable[Account]) -> Account | None:
+        ready = [a for a in candidates if self.usable(a) and a.in_flight < a.limit]
+        if not ready:
+            return None
+        order = {id(a): i for i, a in enumerate(ready)}
+        return min(ready, key=lambda a: (a.credits is not None and a.credits.total <= 0, a.in_flight, order[id(a)]))
+
+    def unavailable_error(self, candidates: Sequence[Account], last: JimengError | None) -> JimengError:
+        """The most useful error when no candidate can take a job."""
+        if last is not None:
+            return last
+        if not candidates:
+            return NoAccountError("no Jimeng account is configured for this model's site")
+        states = {a.state for a in candidates}
+        if states == {AccountState.INVALID}:
+            return AuthError(
+                "every Jimeng session is invalid or expired; an admin must set new session ids", ret="1015"
+            )
+        if AccountState.COOLDOWN in states and AccountState.OK not in states:
+            wait = max(
+                0.0, min(a.cooldown_until for a in candidates if a.state is AccountState.COOLDOWN) - self._clock()
+            )
+            return RiskControlError(
+                f"every Jimeng account is cooling down; try again in {wait:.0f} s", retry_after=wait
+            )
+        return QuotaError("every Jimeng account is out of credits for today", ret="1006")
+
+    async def acquire(
+        self,
+        regions: frozenset[C.Region],
+        *,
+        among: Sequence[Account] | None = None,
+        exclude: set[str] | None = None,
+        last_error: JimengError | None = None,
+        on_queue: Callable[[int, int], None] | None = None,
+    ) -> Account:
+        """Reserve a slot on an account; wait in line (FIFO) while every healthy one is busy.
+
+        A waiter may take an account only if no one ahead of it in line could use that account.
+        """
+        excluded = exclude or set()
+        ticket = _Waiter(lambda a: a.region in regions and a.key not in excluded and (among is None or a in among))
+        async with self._cond:
+            self._waiters.append(ticket)
+            try:
+                last_pos = -1
+                while True:
+                    candidates = self._candidates(regions, among, excluded)
+                    if not any(self.usable(a) for a in candidates):
+                        raise self.unavailable_error(candidates, last_error)
+                    pos = self._waiters.index(ticket)
+                    ahead = self._waiters[:pos]
+                    acc = self._pick(a for a in candidates if not any(w.wants(a) for w in ahead))
+                    if acc is not None:
+                        acc.in_flight += 1
+                        return acc
+                    if on_queue is not None and pos != last_pos:
+                        on_queue(pos + 1, len(self._waiters))
+                        last_pos = pos
+                    try:
+                        await asyncio.wait_for(self._cond.wait(), timeout=self._next_wake())
+                    except TimeoutError:
+                        pass  # a cool-down ended: look again
+            finally:
+                self._waiters.remove(ticket)
+                self._cond.notify_all()
+
+    def _next_wake(self) -> float | None:
+        now = self._clock()
+        ends = [a.cooldown_until - now for a in self._accounts.values() if a.state is AccountState.COOLDOWN]
+        future = [e for e in ends if e > 0]
+        return max(0.05, min(future)) if future else None
+
+    async def release(self, acc: Account) -> None:
+        async with self._cond:
+            acc.in_flight = max(0, acc.in_flight - 1)
+            self._cond.notify_all()
+
+    async def wake(self) -> None:
+        async with self._cond:
+            self._cond.notify_all()
+
+    # ------------------------------------------------------------------------------------------------ credits
+
+    async def refresh_credits(self, acc: Account) -> Credits:
+        info = C.REGIONS[acc.region]
+        referer = f"{info.web_origin}/ai-tool/image/generate" if acc.region is C.Region.CN else f"{info.web_origin}/"
+        try:
+            data = await self.upstream.call(
+                acc, C.PATH_USER_CREDIT, {}, commerce=True, default_query=False, referer=referer
+            )
+        except JimengError as err:
+            acc.last_error = err.message
+            if isinstance(err, AuthError):
+                self.note_refusal(acc, err)
+            raise
+        acc.credits = parse_credits(data)
+        acc.credits_checked_at = self._clock()
+        if acc.credits.total > 0 and acc.state is AccountState.NO_CREDITS:
+            acc.state = AccountState.OK
+            await self.wake()
+        return acc.credits
+
+    def claimed_today(self, acc: Account) -> bool:
+        return acc.last_claim_day == self._today()
+
+    async def claim_daily(self, acc: Account, *, force: bool = False) -> ClaimResult:
+        """Claim the daily free credits once a day (§3.2). Honest about ``-4 shark check reject``."""
+        if self.claimed_today(acc) and not force:
+            return ClaimResult(acc.masked, ok=True, already=True, message="already claimed today")
+        info = C.REGIONS[acc.region]
+        referer = f"{info.web_origin}/ai-tool/home" if acc.region is C.Region.CN else f"{info.web_origin}/"
+        try:
+            data = await self.upstream.call(
+                acc, C.PATH_CREDIT_RECEIVE, {"time_zone": C.CREDIT_RECEIVE_TIME_ZONE}, commerce=True, referer=referer
+            )
+        except JimengError as err:
+            acc.last_claim_ok = False
+            acc.last_claim_message = err.message
+            if isinstance(err, AuthError):
+                self.note_refusal(acc, err)
+            log.warning("account %s: daily credit claim failed: %s", acc.masked, err.message)
+            return ClaimResult(acc.masked, ok=False, message=err.message)
+        granted = int((data or {}).get("receive_quota") or 0) if isinstance(data, dict) else 0
+        acc.last_claim_day = self._today()
+        acc.last_claim_ok = True
+        acc.last_claim_message = f"received {granted} credits" if granted else "nothing more to claim today"
+        log.info("account %s: daily claim %s", acc.masked, acc.last_claim_message)
+        if granted and acc.state is AccountState.NO_CREDITS:
+            acc.state = AccountState.OK
+        return ClaimResult(acc.masked, ok=True, granted=granted, already=granted == 0, message=acc.last_claim_message)

@@ -1,0 +1,506 @@
+"""The engine: the one object front ends hold. Validate → pick an account → (upload) → submit → poll → deliver.
+
+Front ends call ``imagine`` / ``compose`` / ``video``, get a ``Job`` back at once (validation errors raise right away),
+and render its events. Every accepted job ends as ``SUCCEEDED`` or ``FAILED`` with a typed reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import aiohttp
+
+from core import constants as C
+from core.accounts import CHINA_TZ, Account, AccountPool, AccountStatus, ClaimResult, china_today
+from core.drafts import UploadedImage
+from core.drafts import blend as blend_body
+from core.drafts import text_to_image as t2i_body
+from core.drafts import video as video_body
+from core.errors import (
+    APIError,
+    AuthError,
+    InvalidRequestError,
+    JimengError,
+    NoAccountError,
+    QuotaError,
+    TransportError,
+)
+from core.jobs import Job, JobKind, JobRecord, JobResult, JobState, JobStore, MemoryJobStore
+from core.params import ImageParams, ImageSpec, VideoParams, VideoSpec, validate_image, validate_video
+from core.poller import AccountPoller, Durations, Resubmit, Timing
+from core.registry import Kind, ModelInfo, Registry
+from core.results import Asset
+from core.tokens import Token, parse_tokens
+from core.transport import Upstream
+
+log = logging.getLogger(__name__)
+
+
+class _Refused(Exception):
+    """Upstream refused a submit before accepting it (nothing was created or charged)."""
+
+    def __init__(self, error: APIError) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
+BuildBody = Callable[[str, C.Region, list[UploadedImage]], dict[str, Any]]
+
+
+@dataclass(slots=True)
+class EngineConfig:
+    """Everything the engine needs, passed in by an entry point (core never reads the environment)."""
+
+    tokens: str | Sequence[str | Token] = ""
+    upstream_url: str | None = None
+    account_concurrency: int = C.DEFAULT_ACCOUNT_CONCURRENCY
+    default_image_model: str = C.DEFAULT_IMAGE_MODEL
+    default_video_model: str = C.DEFAULT_VIDEO_MODEL
+    timing: Timing = field(default_factory=Timing)
+    maintenance: bool = True  # daily claim + credit refresh in the background
+    load_catalogue: bool = True
+    max_resubmits: int = 1
+    allow_private_urls: bool = False
+    max_download_bytes: int = 20 * 1024 * 1024
+
+
+class Engine:
+    def __init__(
+        self,
+        http: aiohttp.ClientSession,
+        config: EngineConfig,
+        *,
+        store: JobStore | None = None,
+        clock: Callable[[], float] = time.time,
+        today: Callable[[], date] = china_today,
+    ) -> None:
+        self.http = http
+        self.config = config
+        self.upstream = Upstream(http, upstream_url=config.upstream_url, clock=clock)
+        self.registry = Registry()
+        self.pool = AccountPool(self.upstream, limit=config.account_concurrency, clock=clock, today=today)
+        self.store: JobStore = store or MemoryJobStore()
+        self.durations = Durations()
+        self._pollers: dict[str, AccountPoller] = {}
+        self._jobs: dict[str, Job] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._maintenance: asyncio.Task[None] | None = None
+        tokens = config.tokens if not isinstance(config.tokens, str) else parse_tokens(config.tokens)
+        for tok in tokens:
+            self.pool.add(tok if isinstance(tok, Token) else parse_tokens(tok)[0])
+        self._uploader: Any = None
+
+    # ------------------------------------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        if self.config.load_catalogue:
+            await self.load_catalogue()
+        if self.config.maintenance and self._maintenance is None:
+            self._maintenance = asyncio.create_task(self._maintain_forever(), name="jimeng-maintenance")
+
+    async def close(self) -> None:
+        if self._maintenance is not None:
+            self._maintenance.cancel()
+        tasks = [*self._tasks, *([self._maintenance] if self._maintenance else [])]
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for p in self._pollers.values():
+            await p.close()
+        self._maintenance = None
+
+    async def __aenter__(self) -> Engine:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # ------------------------------------------------------------------------------------------------ accounts
+
+    def accounts(self) -> list[Account]:
+        return self.pool.accounts()
+
+    def regions(self) -> frozenset[C.Region]:
+        return self.pool.regions()
+
+    def adhoc_accounts(self, tokens: str | Sequence[Token]) -> list[Account]:
+        """Accounts from a caller's own token list (the API's Bearer mode); they are not used for anyone else."""
+        toks = parse_tokens(tokens) if isinstance(tokens, str) else list(tokens)
+        return [self.pool.add(t, pooled=False) for t in toks]
+
+    def status(self, accounts: Sequence[Account] | None = None) -> list[AccountStatus]:
+        return [a.status() for a in (accounts if accounts is not None else self.accounts())]
+
+    async def refresh_credits(self, accounts: Sequence[Account] | None = None) -> list[AccountStatus]:
+        targets = list(accounts if accounts is not None else self.accounts())
+        results = await asyncio.gather(*(self.pool.refresh_credits(a) for a in targets), return_exceptions=True)
+        for acc, res in zip(targets, results, strict=True):
+            if isinstance(res, BaseException) and not isinstance(res, JimengError):
+                raise res
+            if isinstance(res, JimengError):
+                log.warning("credits of %s: %s", acc.masked, res.message)
+        return self.status(targets)
+
+    async def claim_daily(self, accounts: Sequence[Account] | None = None, *, force: bool = False) -> list[ClaimResult]:
+        targets = list(accounts if accounts is not None else self.accounts())
+        claims = await asyncio.gather(*(self.pool.claim_daily(a, force=force) for a in targets))
+        await self.refresh_credits(targets)
+        return list(claims)
+
+    async def check_token(self, token: str) -> bool:
+        """Is this session id alive? (``get_user_info``: ret 0 when the session is valid, 1015 otherwise.)"""
+        acc = self.adhoc_accounts(token)[0]
+        try:
+            await self.upstream.call(acc, C.PATH_USER_INFO, {})
+        except AuthError:
+            return False
+        return True
+
+    async def load_catalogue(self) -> None:
+        """Merge the live model catalogue (§3.13) over the static table, once per configured site."""
+        by_region: dict[C.Region, Account] = {}
+        for acc in self.accounts():
+            if self.pool.usable(acc):
+                by_region.setdefault(acc.region, acc)
+        for region, acc in by_region.items():
+            try:
+                data = await self.upstream.call(acc, C.PATH_COMMON_CONFIG, {})
+            except JimengError as err:
+                log.info("model catalogue unavailable on %s (%s); using the built-in table", region.value, err.message)
+                continue
+            self.registry.merge_catalogue(region, data)
+            listed = {m.get("model_req_key") for m in (data or {}).get("model_list", []) if isinstance(m, dict)}
+            default = self.registry.get(self.config.default_image_model)
+            if default and region in default.regions and listed and default.key not in listed:
+                log.warning(
+                    "the default image model %s is not in the %s catalogue; keeping it, but upstream may refuse it",
+                    default.name,
+                    region.value,
+                )
+
+    async def _maintain_forever(self) -> None:
+        while True:
+            try:
+                await self.claim_daily()
+                if self.config.load_catalogue:
+                    await self.load_catalogue()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("daily maintenance failed")
+            now = datetime.now(CHINA_TZ)
+            midnight = datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), CHINA_TZ)
+            wait = min(C.CREDIT_REFRESH_S, (midnight - now).total_seconds() + 60)
+            await asyncio.sleep(wait)
+            if datetime.now(CHINA_TZ).date() == now.date():
+                await self.refresh_credits()
+
+    # ------------------------------------------------------------------------------------------------ models
+
+    def models(self, kind: Kind | None = None, *, accounts: Sequence[Account] | None = None) -> list[ModelInfo]:
+        regions = frozenset(a.region for a in accounts) if accounts is not None else self.regions()
+        return self.registry.all(kind, regions)
+
+    def _regions_for(self, accounts: Sequence[Account] | None) -> frozenset[C.Region]:
+        regions = frozenset(a.region for a in accounts) if accounts is not None else self.regions()
+        if not regions:
+            raise NoAccountError("no Jimeng session id is configured")
+        return regions
+
+    # ------------------------------------------------------------------------------------------------ jobs
+
+    def job(self, job_id: str) -> Job | None:
+        return self._jobs.get(job_id)
+
+    def validate_image(
+        self, params: ImageParams, *, references: int = 0, accounts: Sequence[Account] | None = None
+    ) -> ImageSpec:
+        return validate_image(
+            params,
+            self.registry,
+            self._regions_for(accounts),
+            default_model=self.config.default_image_model,
+            references=references,
+        )
+
+    def validate_video(self, params: VideoParams, *, accounts: Sequence[Account] | None = None) -> VideoSpec:
+        return validate_video(
+            params, self.registry, self._regions_for(accounts), default_model=self.config.default_video_model
+        )
+
+    async def imagine(
+        self, params: ImageParams, *, owner: dict[str, Any] | None = None, accounts: Sequence[Account] | None = None
+    ) -> Job:
+        """Text-to-image. Raises InvalidRequestError at once for bad input; otherwise returns a running Job."""
+        spec = self.validate_image(params, accounts=accounts)
+
+        def build(submit_id: str, region: C.Region, _: list[UploadedImage]) -> dict[str, Any]:
+            return t2i_body(spec, submit_id, region)
+
+        return await self._launch("image", spec, build, owner=owner, among=accounts, total=spec.count)
+
+    async def compose(
+        self,
+        params: ImageParams,
+        images: Sequence[Any],
+        *,
+        owner: dict[str, Any] | None = None,
+        accounts: Sequence[Account] | None = None,
+    ) -> Job:
+        """Image-to-image from 1–10 references (``core.media.RefImage``). Too many references are refused before any
+        download, upload or credit is spent."""
+        if not images:
+            raise InvalidRequestError("a composition needs at least one reference image", param="images")
+        spec = self.validate_image(params, references=len(images), accounts=accounts)
+        prepared = await self._prepare_refs(images)
+
+        def build(submit_id: str, region: C.Region, uploaded: list[UploadedImage]) -> dict[str, Any]:
+            return blend_body(spec, uploaded, submit_id, region)
+
+        return await self._launch("compose", spec, build, owner=owner, among=accounts, total=spec.count, refs=prepared)
+
+    async def video(
+        self,
+        params: VideoParams,
+        *,
+        first_frame: Any = None,
+        last_frame: Any = None,
+        owner: dict[str, Any] | None = None,
+        accounts: Sequence[Account] | None = None,
+    ) -> Job:
+        """Text-to-video, or video from a first frame (and optionally a last frame)."""
+        if last_frame is not None and first_frame is None:
+            raise InvalidRequestError("a last frame needs a first frame too", param="last_frame")
+        frames = [f for f in (first_frame, last_frame) if f is not None]
+        params = params.model_copy(update={"frames": len(frames)})
+        spec = self.validate_video(params, accounts=accounts)
+        prepared = await self._prepare_refs(frames) if frames else []
+
+        def build(submit_id: str, region: C.Region, uploaded: list[UploadedImage]) -> dict[str, Any]:
+            first = uploaded[0] if uploaded else None
+            last = uploaded[1] if len(uploaded) > 1 else None
+            return video_body(spec, submit_id, region, first_frame=first, last_frame=last)
+
+        return await self._launch("video", spec, build, owner=owner, among=accounts, total=1, refs=prepared)
+
+    async def _prepare_refs(self, images: Sequence[Any]) -> list[Any]:
+        from core.media import FetchPolicy, prepare_all
+
+        policy = FetchPolicy(allow_private=self.config.allow_private_urls, max_bytes=self.config.max_download_bytes)
+        return await prepare_all(images, http=self.http, policy=policy)
+
+    async def _launch(
+        self,
+        kind: JobKind,
+        spec: ImageSpec | VideoSpec,
+        build: BuildBody,
+        *,
+        owner: dict[str, Any] | None,
+        among: Sequence[Account] | None,
+        total: int,
+        refs: list[Any] | None = None,
+    ) -> Job:
+        job = Job(kind, spec, owner=owner)
+        job.publish(JobState.QUEUED, total=total)
+        self._jobs[job.id] = job
+        await self._save(job)
+        task = asyncio.create_task(
+            self._run(job, spec, build, among=among, total=total, refs=refs or []), name=f"job:{job.id}"
+        )
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return job
+
+    async def _run(
+        self,
+        job: Job,
+        spec: ImageSpec | VideoSpec,
+        build: BuildBody,
+        *,
+        among: Sequence[Account] | None,
+        total: int,
+        refs: list[Any],
+    ) -> None:
+        try:
+            result = await self._attempt_accounts(job, spec, build, among=among, total=total, refs=refs)
+        except asyncio.CancelledError:
+            job.fail(JimengError("the service stopped before the job finished"))
+            await self._save(job)
+            raise
+        except JimengError as err:
+            job.fail(err)
+        except Exception as exc:
+            log.exception("job %s (%s) failed unexpectedly", job.id, job.kind)
+            job.fail(JimengError(f"internal error ({type(exc).__name__})"))
+        else:
+            job.succeed(result)
+        await self._save(job)
+
+    async def _attempt_accounts(
+        self,
+        job: Job,
+        spec: ImageSpec | VideoSpec,
+        build: BuildBody,
+        *,
+        among: Sequence[Account] | None,
+        total: int,
+        refs: list[Any],
+    ) -> JobResult:
+        tried: set[str] = set()
+        claimed: set[str] = set()
+        last_error: JimengError | None = None
+        model = spec.model
+
+        def queued(pos: int, length: int) -> None:
+            job.publish(JobState.QUEUED, queue_position=pos, queue_length=length)
+
+        while True:
+            acc = await self.pool.acquire(
+                model.regions, among=among, exclude=tried, last_error=last_error if tried else None, on_queue=queued
+            )
+            job.account = acc.masked
+            try:
+                uploaded = await self._upload(job, acc, refs) if refs else []
+                body = build(job.submit_id, acc.region, uploaded)
+                while True:
+                    try:
+                        result = await self._submit_and_poll(job, acc, spec, body, total)
+                    except _Refused as refused:
+                        err = refused.error
+                        if (
+                            isinstance(err, QuotaError)
+                            and acc.key not in claimed
+                            and not self.pool.claimed_today(acc)
+                            and (await self._claim_for(job, acc, claimed)).ok
+                        ):
+                            continue  # claimed today's free credits: submit again on the same account
+                        if err.ret not in C.RET_FAILOVER:
+                            raise err from None
+                        self.pool.note_refusal(acc, err)
+                        tried.add(acc.key)
+                        last_error = err
+                        log.info("job %s: %s refused it (ret %s); trying another account", job.id, acc.masked, err.ret)
+                        break
+                    self.pool.note_success(acc)
+                    return result
+            finally:
+                await self.pool.release(acc)
+
+    async def _claim_for(self, job: Job, acc: Account, claimed: set[str]) -> ClaimResult:
+        claimed.add(acc.key)
+        claim = await self.pool.claim_daily(acc)
+        if claim.ok:
+            log.info("job %s: claimed daily credits on %s; submitting again", job.id, acc.masked)
+        return claim
+
+    async def _upload(self, job: Job, acc: Account, refs: list[Any]) -> list[UploadedImage]:
+        job.publish(JobState.UPLOADING)
+        if self._uploader is None:
+            from core.upload import ImageUploader
+
+            self._uploader = ImageUploader(self.upstream)
+        uploaded: list[UploadedImage] = await self._uploader.upload_all(acc, refs)
+        return uploaded
+
+    def _poller(self, acc: Account) -> AccountPoller:
+        poller = self._pollers.get(acc.key)
+        if poller is None:
+            poller = AccountPoller(self.upstream, acc, self.config.timing, self.durations, clock=time.monotonic)
+            self._pollers[acc.key] = poller
+        return poller
+
+    async def _submit_and_poll(
+        self, job: Job, acc: Account, spec: ImageSpec | VideoSpec, body: dict[str, Any], total: int
+    ) -> JobResult:
+        kind = "video" if isinstance(spec, VideoSpec) else "image"
+        info = C.REGIONS[acc.region]
+        referer = f"{info.web_origin}/ai-tool/generate?type={kind}"
+        resubmits = 0
+        while True:
+            job.publish(JobState.SUBMITTING)
+            await self._save(job, account_key=acc.key)
+            unconfirmed = False
+            queue_eta: float | None = None
+            try:
+                data = await self.upstream.call(acc, C.PATH_GENERATE, body, submit=True, referer=referer)
+            except APIError as err:
+                raise _Refused(err) from None
+            except TransportError as err:
+                if not err.maybe_sent:
+                    raise
+                # The reply was lost: upstream may or may not have the job. Poll for it by submit_id; if it never
+                # shows up, submit again with the same submit_id (never a second job for one request).
+                log.warning("job %s: submit reply lost (%s); checking whether Jimeng has it", job.id, err.message)
+                unconfirmed = True
+            else:
+                aigc = (data or {}).get("aigc_data") if isinstance(data, dict) else None
+                if isinstance(aigc, dict):
+                    hid = aigc.get("history_record_id")
+                    job.history_id = str(hid) if hid else None
+                    cost = aigc.get("forecast_queue_cost")
+                    queue_eta = float(cost) if isinstance(cost, int | float) and cost > 0 else None
+            job.publish(JobState.PENDING, total=total)
+            await self._save(job, account_key=acc.key)
+            future = self._poller(acc).track(
+                job,
+                kind=kind,
+                model_key=spec.model.key,
+                expected_total=total,
+                queue_eta_s=queue_eta,
+                unconfirmed=unconfirmed,
+            )
+            try:
+                assets, view, partial = await future
+            except Resubmit:
+                if resubmits >= self.config.max_resubmits:
+                    raise TransportError(
+                        "Jimeng never confirmed the job; it was not charged", submit_id=job.submit_id
+                    ) from None
+                resubmits += 1
+                continue
+            break
+        if kind == "video":
+            assets = await self._better_video(acc, assets)
+        width = spec.size[0] if isinstance(spec, VideoSpec) else spec.width
+        height = spec.size[1] if isinstance(spec, VideoSpec) else spec.height
+        return JobResult(
+            assets=tuple(assets),
+            model=spec.model.name,
+            submit_id=job.submit_id,
+            history_id=job.history_id or (view.history_id if view else None),
+            width=width,
+            height=height,
+            elapsed_s=round(job.elapsed_s, 3),
+            partial=partial,
+            notes=spec.notes,
+        )
+
+    async def _better_video(self, acc: Account, assets: list[Asset]) -> list[Asset]:
+        """Hook for the higher-bitrate download rendition (§3.10); see core.upload / issue #3."""
+        return assets
+
+    async def _save(self, job: Job, *, account_key: str | None = None) -> None:
+        ev = job.last_event
+        record = JobRecord(
+            id=job.id,
+            kind=job.kind,
+            spec=job.spec.to_dict(),
+            owner=job.owner,
+            submit_id=job.submit_id,
+            state=ev.state.value,
+            account_key=account_key,
+            history_id=job.history_id,
+            result=ev.result.to_dict() if ev.result else None,
+            error=ev.error.to_dict() if ev.error else None,
+        )
+        try:
+            await self.store.save(record)
+        except Exception:
+            log.exception("could not save job %s", job.id)

@@ -1,0 +1,212 @@
+"""One error taxonomy for everything the engine can fail with (STYLE §4).
+
+Every error carries a short message that is safe to show to a user (no session ids, no URLs with signatures), and the
+upstream ``ret`` / ``fail_code`` / log id where there is one. Front ends map classes to their own words; they never
+parse messages.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from core import constants as C
+
+
+class JimengError(Exception):
+    """Base class. ``message`` is short and safe to show."""
+
+    kind: str = "error"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        ret: str | None = None,
+        fail_code: str | None = None,
+        log_id: str | None = None,
+        submit_id: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.ret = ret
+        self.fail_code = fail_code
+        self.log_id = log_id
+        self.submit_id = submit_id
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "type": type(self).__name__,
+            "message": self.message,
+            "ret": self.ret,
+            "fail_code": self.fail_code,
+            "log_id": self.log_id,
+            "submit_id": self.submit_id,
+        }
+
+
+class TransportError(JimengError):
+    """Network, DNS, TLS, connection reset, or an HTTP status that carries no Jimeng envelope.
+
+    ``maybe_sent`` is False only when the request provably never reached the server (connection refused, DNS).
+    """
+
+    kind = "transport"
+
+    def __init__(self, message: str, *, maybe_sent: bool = True, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.maybe_sent = maybe_sent
+
+
+class RequestTimeoutError(TransportError):
+    kind = "transport"
+
+
+class APIError(JimengError):
+    """Jimeng answered with a failure (``ret`` != "0")."""
+
+    kind = "api"
+
+
+class AuthError(APIError):
+    """The session id is invalid or expired (ret 1015)."""
+
+    kind = "auth"
+
+
+class QuotaError(APIError):
+    """Out of credits, or not entitled to this model/resolution (ret 1006 and friends)."""
+
+    kind = "quota"
+
+
+class RateLimitError(APIError):
+    """Too many requests or jobs; try again after ``retry_after`` seconds."""
+
+    kind = "rate_limit"
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.retry_after = retry_after
+
+
+class RiskControlError(RateLimitError):
+    """Upstream risk control (1019 shark, 4013, -4 ...). We back off; we never try to evade it."""
+
+    kind = "risk_control"
+
+
+class RegionError(APIError):
+    """The caller's network region does not match the account's site (ret 3000)."""
+
+    kind = "region"
+
+
+class ContentRejectedError(APIError):
+    """The prompt or an image was refused by moderation (before or after generation)."""
+
+    kind = "content"
+
+
+class UpstreamRejectedError(APIError):
+    """Upstream did not understand or accept the request (1000/1001/1002/5001 ...): a protocol drift or a bug."""
+
+    kind = "rejected"
+
+
+class UpstreamError(APIError):
+    """Upstream fault (5xx, busy); worth retrying later."""
+
+    kind = "upstream"
+
+
+class InvalidRequestError(JimengError):
+    """The caller's request is invalid; ``param`` names the offending parameter."""
+
+    kind = "invalid_request"
+
+    def __init__(self, message: str, *, param: str | None = None, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.param = param
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**super().to_dict(), "param": self.param}
+
+
+class GenerationFailedError(JimengError):
+    """The job was accepted but ended in a failed state (status 30 without a more specific reason)."""
+
+    kind = "generation_failed"
+
+    def __init__(self, message: str, *, status: int | None = None, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.status = status
+
+
+class JobTimeoutError(JimengError):
+    """The job did not finish before its deadline; ``submit_id`` is kept so it can be looked up later."""
+
+    kind = "timeout"
+
+
+class UploadError(JimengError):
+    """A reference image could not be read or uploaded; ``index`` says which one (0-based)."""
+
+    kind = "upload"
+
+    def __init__(self, message: str, *, index: int | None = None, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.index = index
+
+
+class DecodeError(JimengError):
+    """A reply did not have the shape we expect."""
+
+    kind = "decode"
+
+
+class NoAccountError(JimengError):
+    """No configured account can serve this request (none configured, or none offers the model)."""
+
+    kind = "no_account"
+
+
+_CLASS_BY_KIND: dict[str, type[APIError]] = {
+    "auth": AuthError,
+    "quota": QuotaError,
+    "rate": RateLimitError,
+    "risk": RiskControlError,
+    "region": RegionError,
+    "content": ContentRejectedError,
+    "param": UpstreamRejectedError,
+    "upstream": UpstreamError,
+}
+
+_SAFE_MESSAGES: dict[str, str] = {
+    "auth": "the Jimeng session is invalid or expired",
+    "quota": "not enough Jimeng credits",
+    "rate": "Jimeng is busy; try again shortly",
+    "risk": "Jimeng risk control refused the request; backing off",
+    "region": "Jimeng refused the request from this network region",
+    "content": "Jimeng's moderation refused the prompt or image",
+    "param": "Jimeng did not accept the request",
+    "upstream": "Jimeng failed to process the request",
+}
+
+
+def classify_ret(ret: str, errmsg: str = "", *, log_id: str | None = None, fail_code: str | None = None) -> APIError:
+    """Turn an upstream ``ret`` (or job ``fail_code``) into the right error class."""
+    code = ret.strip()
+    group = C.RET_CLASSES.get(code, "upstream")
+    cls = _CLASS_BY_KIND[group]
+    detail = f" (ret {code}"
+    if errmsg:
+        detail += f": {errmsg[:120]}"
+    detail += ")"
+    message = _SAFE_MESSAGES[group] + detail
+    kw: dict[str, Any] = {"ret": code, "log_id": log_id, "fail_code": fail_code or None}
+    if cls is RateLimitError:
+        return RateLimitError(message, retry_after=C.RATE_LIMIT_COOLDOWN_S, **kw)
+    if cls is RiskControlError:
+        return RiskControlError(message, retry_after=C.COOLDOWN_BASE_S, **kw)
+    return cls(message, **kw)

@@ -1,0 +1,238 @@
+"""Jobs: state, progress events (an async iterator per listener), results, and the store interface.
+
+Front ends render ``JobEvent``s; ``core`` never formats text for people.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from typing import Any, Literal, Protocol
+
+from core.errors import JimengError
+from core.results import Asset
+
+JobKind = Literal["image", "compose", "video"]
+
+
+class JobState(StrEnum):
+    QUEUED = "queued"  # waiting for an account with spare capacity (position known)
+    UPLOADING = "uploading"  # reference images going to Jimeng
+    SUBMITTING = "submitting"
+    PENDING = "pending"  # accepted by Jimeng, waiting in its queue
+    GENERATING = "generating"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+    @property
+    def terminal(self) -> bool:
+        return self in (JobState.SUCCEEDED, JobState.FAILED)
+
+
+@dataclass(frozen=True, slots=True)
+class JobResult:
+    assets: tuple[Asset, ...]
+    model: str
+    submit_id: str
+    history_id: str | None = None
+    width: int = 0
+    height: int = 0
+    elapsed_s: float = 0.0
+    partial: bool = False
+    notes: tuple[str, ...] = ()
+
+    @property
+    def images(self) -> list[Asset]:
+        return [a for a in self.assets if a.kind == "image"]
+
+    @property
+    def videos(self) -> list[Asset]:
+        return [a for a in self.assets if a.kind == "video"]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "assets": [a.to_dict() for a in self.assets],
+            "model": self.model,
+            "submit_id": self.submit_id,
+            "history_id": self.history_id,
+            "width": self.width,
+            "height": self.height,
+            "elapsed_s": self.elapsed_s,
+            "partial": self.partial,
+            "notes": list(self.notes),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> JobResult:
+        return cls(
+            assets=tuple(Asset.from_dict(a) for a in d.get("assets", [])),
+            model=d.get("model", ""),
+            submit_id=d.get("submit_id", ""),
+            history_id=d.get("history_id"),
+            width=d.get("width", 0),
+            height=d.get("height", 0),
+            elapsed_s=d.get("elapsed_s", 0.0),
+            partial=d.get("partial", False),
+            notes=tuple(d.get("notes", ())),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class JobEvent:
+    """A snapshot of a job's progress. The last event of a job has ``state.terminal``."""
+
+    job_id: str
+    state: JobState
+    elapsed_s: float = 0.0
+    queue_position: int | None = None  # 1-based position, ours (waiting for an account) or Jimeng's queue
+    queue_length: int | None = None
+    eta_s: float | None = None  # seconds until the expected finish, when known
+    finished: int = 0
+    total: int = 0
+    result: JobResult | None = None
+    error: JimengError | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.state.terminal
+
+
+class Job:
+    """One generation. Create through ``Engine``; listen with ``events()``; or ``await wait()``."""
+
+    def __init__(
+        self,
+        kind: JobKind,
+        spec: Any,
+        *,
+        owner: dict[str, Any] | None = None,
+        job_id: str | None = None,
+        submit_id: str | None = None,
+        clock: Any = time.monotonic,
+    ) -> None:
+        self.id = job_id or uuid.uuid4().hex[:16]
+        self.kind: JobKind = kind
+        self.spec = spec
+        self.owner = owner or {}
+        self.submit_id = submit_id or str(uuid.uuid4())
+        self.history_id: str | None = None
+        self.account: str | None = None  # masked
+        self.created_at = time.time()
+        self._clock = clock
+        self._started = clock()
+        self._last = JobEvent(self.id, JobState.QUEUED)
+        self._listeners: list[asyncio.Queue[JobEvent]] = []
+        self._done: asyncio.Future[JobResult] = asyncio.get_running_loop().create_future()
+
+    @property
+    def state(self) -> JobState:
+        return self._last.state
+
+    @property
+    def last_event(self) -> JobEvent:
+        return self._last
+
+    @property
+    def elapsed_s(self) -> float:
+        return float(self._clock() - self._started)
+
+    def publish(self, state: JobState, **fields: Any) -> JobEvent:
+        """Record a new snapshot and hand it to every listener. Ignored once the job is terminal."""
+        if self._last.state.terminal:
+            return self._last
+        event = replace(
+            JobEvent(self.id, state),
+            elapsed_s=round(self.elapsed_s, 3),
+            total=fields.pop("total", self._last.total),
+            finished=fields.pop("finished", self._last.finished),
+            **fields,
+        )
+        self._last = event
+        for q in self._listeners:
+            q.put_nowait(event)
+        if state is JobState.SUCCEEDED and event.result is not None:
+            self._done.set_result(event.result)
+        elif state is JobState.FAILED:
+            self._done.set_exception(event.error or JimengError("the job failed"))
+            self._done.exception()  # mark retrieved: a failure nobody awaits is not an "unhandled" error
+        return event
+
+    def succeed(self, result: JobResult) -> None:
+        self.publish(JobState.SUCCEEDED, result=result, finished=len(result.assets), total=len(result.assets))
+
+    def fail(self, error: JimengError) -> None:
+        if error.submit_id is None:
+            error.submit_id = self.submit_id
+        self.publish(JobState.FAILED, error=error)
+
+    async def events(self) -> AsyncIterator[JobEvent]:
+        """Yield the current snapshot, then every change, ending with the terminal event."""
+        q: asyncio.Queue[JobEvent] = asyncio.Queue()
+        self._listeners.append(q)
+        try:
+            event = self._last
+            yield event
+            while not event.state.terminal:
+                event = await q.get()
+                yield event
+        finally:
+            self._listeners.remove(q)
+
+    async def wait(self) -> JobResult:
+        """The result, or raise the job's ``JimengError``."""
+        return await asyncio.shield(self._done)
+
+    def __repr__(self) -> str:
+        return f"Job({self.id}, {self.kind}, {self.state.value})"
+
+
+@dataclass(slots=True)
+class JobRecord:
+    """What a store keeps about a job (issue #4 adds SQLite; the default keeps it in memory)."""
+
+    id: str
+    kind: str
+    spec: dict[str, Any]
+    owner: dict[str, Any]
+    submit_id: str
+    state: str
+    account_key: str | None = None
+    history_id: str | None = None
+    result: dict[str, Any] | None = None
+    error: dict[str, Any] | None = None
+    created_at: float = field(default_factory=time.time)
+    updated_at: float = field(default_factory=time.time)
+
+
+class JobStore(Protocol):
+    async def save(self, record: JobRecord) -> None: ...
+
+    async def get(self, job_id: str) -> JobRecord | None: ...
+
+    async def list_owner(self, key: str, value: Any, limit: int = 20) -> list[JobRecord]: ...
+
+
+class MemoryJobStore:
+    """Default store: keeps the most recent jobs in memory (lost on restart)."""
+
+    def __init__(self, keep: int = 1000) -> None:
+        self._records: dict[str, JobRecord] = {}
+        self._keep = keep
+
+    async def save(self, record: JobRecord) -> None:
+        record.updated_at = time.time()
+        self._records[record.id] = record
+        if len(self._records) > self._keep:
+            oldest = min(self._records.values(), key=lambda r: r.updated_at)
+            self._records.pop(oldest.id, None)
+
+    async def get(self, job_id: str) -> JobRecord | None:
+        return self._records.get(job_id)
+
+    async def list_owner(self, key: str, value: Any, limit: int = 20) -> list[JobRecord]:
+        hits = [r for r in self._records.values() if r.owner.get(key) == value]
+        return sorted(hits, key=lambda r: r.created_at, reverse=True)[:limit]

@@ -1,0 +1,318 @@
+"""What a caller asks for, and its validation against a model's capabilities.
+
+Validation never falls back silently: a model that is not offered in the configured regions, a resolution the model
+lacks, or a count out of range is refused with an ``InvalidRequestError`` that names the parameter.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from core import constants as C
+from core.errors import InvalidRequestError
+from core.registry import ModelInfo, Registry
+
+MAX_PROMPT_CHARS = 4000
+_SIZE_RE = re.compile(r"^\s*(\d{2,5})\s*[x×*:,]\s*(\d{2,5})\s*$", re.IGNORECASE)
+
+
+class ImageParams(BaseModel):
+    """Text-to-image request. Geometry precedence: ratio > size > width/height (as the seed gateway documents)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    prompt: str
+    model: str | None = None
+    negative_prompt: str = ""
+    ratio: str | None = None  # "16:9", or "auto" for intelligent ratio
+    resolution: str | None = None  # "1k" | "1.5k" | "2k" | "4k"
+    size: str | None = None  # "WxH"
+    width: int | None = None
+    height: int | None = None
+    sample_strength: float = 0.5
+    count: int | None = None
+    intelligent_ratio: bool = False
+    seed: int | None = None
+
+
+class VideoParams(BaseModel):
+    """Video request: text-to-video, or first frame / first + last frame (references given separately)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    prompt: str = ""
+    model: str | None = None
+    duration: int | None = None  # seconds
+    ratio: str | None = None
+    resolution: str | None = None
+    seed: int | None = None
+    frames: int = Field(default=0, ge=0, le=2)  # how many frame images the caller supplies (0, 1 first, 2 first+last)
+
+
+@dataclass(frozen=True, slots=True)
+class ImageSpec:
+    """A validated image (or composition) request, ready to become a draft."""
+
+    model: ModelInfo
+    prompt: str
+    negative_prompt: str
+    ratio: str
+    width: int
+    height: int
+    resolution: str
+    count: int
+    sample_strength: float
+    intelligent_ratio: bool
+    seed: int
+    references: int = 0
+    notes: tuple[str, ...] = ()
+
+    @property
+    def ratio_code(self) -> int:
+        return C.IMAGE_RATIO_CODES[self.ratio]
+
+    def for_region(self, region: C.Region) -> ImageSpec:
+        """Apply a model's forced geometry on a site (nanobanana on US: 1024² tagged 2k)."""
+        forced = self.model.forced.get(region)
+        if not forced:
+            return self
+        ratio, w, h, res = forced
+        return ImageSpec(**{**_fields(self), "ratio": ratio, "width": w, "height": h, "resolution": res})
+
+    def to_dict(self) -> dict[str, Any]:
+        d = _fields(self)
+        d["model"] = self.model.name
+        return d
+
+
+@dataclass(frozen=True, slots=True)
+class VideoSpec:
+    model: ModelInfo
+    prompt: str
+    duration: int
+    ratio: str
+    resolution: str
+    seed: int
+    frames: int
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def benefit_type(self) -> str:
+        return self.model.benefit_types[self.resolution]
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return C.VIDEO_RESOLUTION_SIZES.get(self.resolution, C.VIDEO_RESOLUTION_SIZES["720p"])[self.ratio]
+
+    def to_dict(self) -> dict[str, Any]:
+        d = _fields(self)
+        d["model"] = self.model.name
+        return d
+
+
+def _fields(obj: Any) -> dict[str, Any]:
+    return {name: getattr(obj, name) for name in obj.__slots__}
+
+
+def _random_seed() -> int:
+    return random.randint(1, 2**32 - 1)
+
+
+def _nearest_ratio(width: int, height: int, ratios: Iterable[str] = C.RATIOS) -> str:
+    target = width / height
+
+    def distance(r: str) -> float:
+        a, b = r.split(":")
+        return abs(int(a) / int(b) - target)
+
+    return min(ratios, key=distance)
+
+
+def _bucket_for(width: int, height: int) -> str:
+    edge = max(width, height)
+    for limit, bucket in C.RESOLUTION_BY_LONG_EDGE:
+        if edge <= limit:
+            return bucket
+    return "4k"
+
+
+def _pick_model(
+    registry: Registry, name: str | None, default: str, kind: str, regions: frozenset[C.Region]
+) -> ModelInfo:
+    wanted = name or default
+    model = registry.get(wanted)
+    if model is None or model.kind != kind:
+        names = ", ".join(m.name for m in registry.all(kind, regions)) or "none"  # type: ignore[arg-type]
+        raise InvalidRequestError(f"unknown {kind} model '{wanted}'; available: {names}", param="model")
+    if not model.regions & regions:
+        offered = ", ".join(sorted(r.value for r in model.regions))
+        have = ", ".join(sorted(r.value for r in regions)) or "none"
+        raise InvalidRequestError(
+            f"model '{model.name}' is not offered on the configured Jimeng sites ({have}); it exists on: {offered}",
+            param="model",
+        )
+    return model
+
+
+def _check_prompt(prompt: str, *, required: bool) -> str:
+    text = prompt.strip()
+    if required and not text:
+        raise InvalidRequestError("the prompt is empty", param="prompt")
+    if len(text) > MAX_PROMPT_CHARS:
+        raise InvalidRequestError(f"the prompt is longer than {MAX_PROMPT_CHARS} characters", param="prompt")
+    return text
+
+
+def validate_image(
+    params: ImageParams,
+    registry: Registry,
+    regions: frozenset[C.Region],
+    *,
+    default_model: str = C.DEFAULT_IMAGE_MODEL,
+    references: int = 0,
+) -> ImageSpec:
+    """Check an image or composition request against the model; return the exact geometry to send."""
+    prompt = _check_prompt(params.prompt, required=True)
+    model = _pick_model(registry, params.model, default_model, "image", regions)
+    if not 0.0 <= params.sample_strength <= 1.0:
+        raise InvalidRequestError("sample_strength must be between 0 and 1", param="sample_strength")
+    if references:
+        if model.max_references <= 0:
+            raise InvalidRequestError(f"model '{model.name}' cannot compose from reference images", param="model")
+        if references > model.max_references:
+            raise InvalidRequestError(
+                f"too many reference images: {references}; '{model.name}' takes 1–{model.max_references}",
+                param="images",
+            )
+
+    resolution = params.resolution.strip().lower() if params.resolution else None
+    if resolution is not None and resolution not in C.RESOLUTIONS:
+        raise InvalidRequestError(
+            f"unknown resolution '{params.resolution}'; use one of {', '.join(C.RESOLUTIONS)}", param="resolution"
+        )
+
+    intelligent = params.intelligent_ratio
+    ratio: str | None = None
+    notes: list[str] = []
+    if params.ratio:
+        r = params.ratio.strip().lower()
+        if r in ("auto", "smart", "intelligent"):
+            intelligent = True
+        elif r in C.IMAGE_RATIO_CODES:
+            ratio = r
+        else:
+            raise InvalidRequestError(
+                f"unknown ratio '{params.ratio}'; use one of {', '.join(C.RATIOS)} or 'auto'", param="ratio"
+            )
+    elif params.size:
+        m = _SIZE_RE.match(params.size)
+        if not m:
+            raise InvalidRequestError(f"size must look like 2048x2048, got '{params.size}'", param="size")
+        w, h = int(m.group(1)), int(m.group(2))
+        ratio = _nearest_ratio(w, h)
+        resolution = resolution or _bucket_for(w, h)
+    elif params.width is not None or params.height is not None:
+        if params.width is None or params.height is None:
+            raise InvalidRequestError(
+                "give both width and height, or neither", param="width" if params.width is None else "height"
+            )
+        if params.width <= 0 or params.height <= 0:
+            raise InvalidRequestError("width and height must be positive", param="width")
+        ratio = _nearest_ratio(params.width, params.height)
+        resolution = resolution or _bucket_for(params.width, params.height)
+
+    if intelligent and not model.intelligent_ratio:
+        raise InvalidRequestError(f"model '{model.name}' does not support the automatic ratio", param="ratio")
+    if intelligent and references:
+        notes.append("automatic ratio is not used for compositions; 1:1 was used")
+        intelligent = False
+    ratio = ratio or "1:1"
+    resolution = resolution or model.default_resolution
+    if resolution not in model.resolutions:
+        raise InvalidRequestError(
+            f"model '{model.name}' does not support {resolution}; it supports {', '.join(model.resolutions)}",
+            param="resolution",
+        )
+
+    if params.count is None:
+        count = model.default_count if model.count_options else 1
+    else:
+        count = params.count
+        if model.count_options is None:
+            if count != 1:
+                raise InvalidRequestError(f"model '{model.name}' makes one image per job; count must be 1", param="n")
+        elif count not in model.count_options:
+            lo, hi = model.count_range
+            allowed = (
+                f"{lo}–{hi}" if hi - lo + 1 == len(model.count_options) else ", ".join(map(str, model.count_options))
+            )
+            raise InvalidRequestError(f"count must be {allowed} for '{model.name}', got {count}", param="n")
+
+    width, height = model.size(resolution, ratio)
+    return ImageSpec(
+        model=model,
+        prompt=prompt,
+        negative_prompt=params.negative_prompt.strip(),
+        ratio=ratio,
+        width=width,
+        height=height,
+        resolution=resolution,
+        count=count,
+        sample_strength=float(params.sample_strength),
+        intelligent_ratio=intelligent,
+        seed=params.seed if params.seed is not None else _random_seed(),
+        references=references,
+        notes=tuple(notes),
+    )
+
+
+def validate_video(
+    params: VideoParams,
+    registry: Registry,
+    regions: frozenset[C.Region],
+    *,
+    default_model: str = C.DEFAULT_VIDEO_MODEL,
+) -> VideoSpec:
+    model = _pick_model(registry, params.model, default_model, "video", regions)
+    prompt = _check_prompt(params.prompt, required=params.frames == 0)
+    duration = params.duration if params.duration is not None else model.default_duration
+    if duration not in model.durations:
+        allowed = _describe_durations(model.durations)
+        raise InvalidRequestError(f"'{model.name}' makes videos of {allowed} seconds, not {duration}", param="duration")
+    resolution = (params.resolution or model.default_resolution).strip().lower()
+    if resolution not in model.resolutions:
+        raise InvalidRequestError(
+            f"'{model.name}' supports {', '.join(model.resolutions)}, not {resolution}", param="resolution"
+        )
+    if params.frames and not model.frames:
+        raise InvalidRequestError(f"'{model.name}' does not take first/last frame images", param="model")
+    ratio = (params.ratio or "16:9").strip()
+    if ratio not in C.VIDEO_RATIOS:
+        raise InvalidRequestError(
+            f"unknown video ratio '{ratio}'; use one of {', '.join(C.VIDEO_RATIOS)}", param="ratio"
+        )
+    notes: tuple[str, ...] = ()
+    if params.frames and params.ratio:
+        notes = ("the ratio is ignored when a frame image is given; the video follows the image's aspect",)
+    return VideoSpec(
+        model=model,
+        prompt=prompt,
+        duration=duration,
+        ratio=ratio,
+        resolution=resolution,
+        seed=params.seed if params.seed is not None else _random_seed(),
+        frames=params.frames,
+        notes=notes,
+    )
+
+
+def _describe_durations(durations: tuple[int, ...]) -> str:
+    if len(durations) > 3 and list(durations) == list(range(durations[0], durations[-1] + 1)):
+        return f"{durations[0]}–{durations[-1]}"
+    return ", ".join(map(str, durations))

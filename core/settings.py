@@ -1,0 +1,71 @@
+"""Settings read from the environment and ``.env`` — only entry points (``python -m core``/``bot``/``api``) use this.
+
+Library code never reads the environment (STYLE §8); it takes an ``EngineConfig``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from core import constants as C
+from core.engine import EngineConfig
+from core.errors import JimengError
+from core.poller import Timing
+from core.tokens import parse_tokens
+
+
+class MissingSettingError(Exception):
+    """A required setting is absent; the message is one readable line for the person starting the service."""
+
+
+class JimengSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="JIMENG_", env_file=".env", extra="ignore")
+
+    session_ids: SecretStr = Field(default=SecretStr(""), description="comma-separated [proxy@][region-]sessionid list")
+    upstream_url: str | None = None
+    account_concurrency: int = Field(default=C.DEFAULT_ACCOUNT_CONCURRENCY, ge=1, le=16)
+    default_image_model: str = C.DEFAULT_IMAGE_MODEL
+    default_video_model: str = C.DEFAULT_VIDEO_MODEL
+    allow_private_urls: bool = False
+    max_download_mb: int = Field(default=20, ge=1, le=200)
+    data_dir: Path = Path("./data")
+    log_level: str = "INFO"
+    image_deadline_s: float = C.IMAGE_DEADLINE_S
+    video_deadline_s: float = C.VIDEO_DEADLINE_S
+
+    def engine_config(self, *, required: bool = True) -> EngineConfig:
+        raw = self.session_ids.get_secret_value()
+        if required and not raw.strip():
+            raise MissingSettingError(
+                "JIMENG_SESSION_IDS is not set: put your Jimeng sessionid(s) in .env (see .env.example), "
+                "e.g. JIMENG_SESSION_IDS=0123…abcd or us-0123…abcd for Dreamina"
+            )
+        try:
+            tokens = parse_tokens(raw)
+        except JimengError as err:
+            raise MissingSettingError(f"JIMENG_SESSION_IDS is malformed: {err.message}") from None
+        return EngineConfig(
+            tokens=[
+                f"{t.proxy + '@' if t.proxy else ''}{'' if t.region is C.Region.CN else t.region.value + '-'}{t.sessionid}"
+                for t in tokens
+            ],
+            upstream_url=self.upstream_url or None,
+            account_concurrency=self.account_concurrency,
+            default_image_model=self.default_image_model,
+            default_video_model=self.default_video_model,
+            allow_private_urls=self.allow_private_urls,
+            max_download_bytes=self.max_download_mb * 1024 * 1024,
+            timing=Timing(image_deadline=self.image_deadline_s, video_deadline=self.video_deadline_s),
+        )
+
+
+def load_settings() -> JimengSettings:
+    try:
+        return JimengSettings()
+    except ValidationError as err:
+        first = err.errors()[0]
+        name = "JIMENG_" + str(first["loc"][0]).upper() if first.get("loc") else "a JIMENG_ setting"
+        raise MissingSettingError(f"{name} is invalid: {first['msg']}") from None
