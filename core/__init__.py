@@ -3,7 +3,7 @@
 import logging
 
 from core.accounts import Account, AccountState, AccountStatus, ClaimResult, Credits
-from core.engine import Engine, EngineConfig
+from core.engine import Download, Engine, EngineConfig
 from core.errors import (
     APIError,
     AuthError,
@@ -44,6 +44,7 @@ __all__ = [
     "ContentRejectedError",
     "Credits",
     "DecodeError",
+    "Download",
     "Engine",
     "EngineConfig",
     "GenerationFailedError",

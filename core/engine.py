@@ -9,7 +9,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -40,6 +41,24 @@ from core.tokens import Token, parse_tokens
 from core.transport import Upstream
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class Download:
+    """An open result file: its type, its size when known, and its bytes as an async iterator of chunks."""
+
+    content_type: str
+    size: int | None
+    chunks: AsyncIterator[bytes]
+
+    async def read(self, limit: int | None = None) -> bytes:
+        """All bytes (at most ``limit``; more raises TransportError so nobody buffers a huge file by accident)."""
+        buf = bytearray()
+        async for chunk in self.chunks:
+            buf += chunk
+            if limit is not None and len(buf) > limit:
+                raise TransportError(f"the result file is larger than {limit} bytes")
+        return bytes(buf)
 
 
 class _Refused(Exception):
@@ -485,6 +504,19 @@ class Engine:
     async def _better_video(self, acc: Account, assets: list[Asset]) -> list[Asset]:
         """Hook for the higher-bitrate download rendition (§3.10); see core.upload / issue #3."""
         return assets
+
+    @asynccontextmanager
+    async def download(self, asset: Asset, *, chunk_size: int = 1 << 16) -> AsyncIterator[Download]:
+        """Stream a result file. Front ends use only this, so where the bytes come from (upstream now, a local copy
+        once the durable store keeps one) can change without them noticing."""
+        async with self.upstream.fetch(asset.url) as resp:
+            if resp.status != 200:
+                raise TransportError(f"the result file is no longer available (HTTP {resp.status})")
+            size = resp.content_length
+            ctype = resp.headers.get("content-type", "").split(";")[0] or (
+                "video/mp4" if asset.kind == "video" else "image/webp"
+            )
+            yield Download(content_type=ctype, size=size, chunks=resp.content.iter_chunked(chunk_size))
 
     async def _save(self, job: Job, *, account_key: str | None = None) -> None:
         ev = job.last_event
