@@ -1,4 +1,7 @@
-"""The async Jimeng engine. Imports nothing from Discord or from an HTTP server framework."""
+"""The async Jimeng engine. Imports nothing from Discord or from an HTTP server framework.
+
+The interface front ends use (Engine, jobs, events, errors, downloads) is described in docs/CORE.md.
+"""
 
 import logging
 
