@@ -1,0 +1,448 @@
+"""Reference images in, safely: bytes, files, data URLs / base64 and http(s) URLs → images Jimeng accepts.
+
+URL downloads stream with a size cap, timeouts and a redirect limit, and refuse loopback, private, link-local,
+multicast and reserved addresses (checked after DNS resolution, on every hop, and the connection is pinned to the
+address that was checked) unless the owner allows them. The real format is sniffed with Pillow; formats upstream does
+not take are converted, EXIF orientation is applied, and oversized images are downscaled. Pillow runs in a thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import io
+import ipaddress
+import logging
+import os
+import socket
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, TypeVar, cast
+from urllib.parse import unquote_to_bytes
+
+import aiohttp
+from PIL import Image, ImageOps, UnidentifiedImageError
+from yarl import URL
+
+from core import constants as C
+from core.errors import InvalidRequestError, JimengError, UploadError
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_USER_AGENT = "jimeng-bot/0.1 (reference image fetch)"
+_BASE64_CHARS = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=-_")
+
+
+# ---------------------------------------------------------------------------------------------------------------- inputs
+
+
+@dataclass(frozen=True, slots=True)
+class RefImage:
+    """One reference image as the caller gave it. Nothing is read or downloaded until ``prepare_all``."""
+
+    kind: Literal["bytes", "path", "url"]
+    data: bytes | None = field(default=None, repr=False)
+    path: str | None = None
+    url: str | None = None
+    name: str | None = None
+
+    @classmethod
+    def from_bytes(cls, data: bytes, name: str | None = None) -> RefImage:
+        return cls("bytes", data=bytes(data), name=name)
+
+    @classmethod
+    def from_path(cls, path: str | os.PathLike[str]) -> RefImage:
+        """A local file. Only for trusted callers (the CLI); ``parse`` never turns user text into a path."""
+        p = os.fspath(path)
+        return cls("path", path=p, name=Path(p).name)
+
+    @classmethod
+    def from_url(cls, url: str) -> RefImage:
+        u = url.strip()
+        parsed = URL(u) if "://" in u else None
+        if parsed is None or parsed.scheme not in ("http", "https") or not parsed.host:
+            raise InvalidRequestError("a reference image URL must be an absolute http(s) URL", param="image")
+        return cls("url", url=u, name=parsed.name or None)
+
+    @classmethod
+    def from_data_url(cls, value: str) -> RefImage:
+        """A ``data:`` URL (base64 or percent-encoded) or bare base64 (standard or URL-safe alphabet)."""
+        text = value.strip()
+        if text[:5].lower() == "data:":
+            header, sep, payload = text[5:].partition(",")
+            if not sep:
+                raise InvalidRequestError("malformed data URL (no comma)", param="image")
+            if header.lower().endswith(";base64"):
+                return cls("bytes", data=_b64decode(payload), name=None)
+            return cls("bytes", data=unquote_to_bytes(payload), name=None)
+        return cls("bytes", data=_b64decode(text), name=None)
+
+    @classmethod
+    def parse(cls, value: str) -> RefImage:
+        """A string from a user: an http(s) URL, a ``data:`` URL or bare base64. Never a local path."""
+        text = value.strip()
+        if not text:
+            raise InvalidRequestError("an empty string is not a reference image", param="image")
+        lower = text[:8].lower()
+        if lower.startswith(("http://", "https://")):
+            return cls.from_url(text)
+        if lower.startswith("data:"):
+            return cls.from_data_url(text)
+        if "://" in text[:16]:
+            raise InvalidRequestError("only http(s) URLs, data URLs or base64 are accepted as images", param="image")
+        return cls.from_data_url(text)
+
+    def describe(self) -> str:
+        if self.kind == "url" and self.url:
+            u = URL(self.url)
+            return f"{u.host}{u.path}"[:80]
+        return self.name or self.kind
+
+
+def _b64decode(payload: str) -> bytes:
+    raw = "".join(payload.split()).encode()
+    if not raw or not set(raw) <= _BASE64_CHARS:
+        raise InvalidRequestError("the image is not a URL, a data URL or valid base64", param="image")
+    raw = raw.replace(b"-", b"+").replace(b"_", b"/").rstrip(b"=")
+    try:
+        return base64.b64decode(raw + b"=" * (-len(raw) % 4), validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise InvalidRequestError("the image is not valid base64", param="image") from exc
+
+
+def as_ref(value: Any) -> RefImage:
+    """Accept what trusted code may pass: RefImage, bytes, a path object, or a user string (see ``parse``)."""
+    if isinstance(value, RefImage):
+        return value
+    if isinstance(value, bytes | bytearray | memoryview):
+        return RefImage.from_bytes(bytes(value))
+    if isinstance(value, os.PathLike):
+        return RefImage.from_path(value)
+    if isinstance(value, str):
+        return RefImage.parse(value)
+    raise InvalidRequestError(f"cannot use a {type(value).__name__} as a reference image", param="image")
+
+
+@dataclass(frozen=True, slots=True)
+class FetchPolicy:
+    """How URLs may be fetched. ``allowed_networks``: CIDRs exempt from the private-address refusal."""
+
+    allow_private: bool = False
+    max_bytes: int = C.DOWNLOAD_MAX_BYTES
+    connect_timeout: float = C.DOWNLOAD_CONNECT_TIMEOUT_S
+    read_timeout: float = C.DOWNLOAD_READ_TIMEOUT_S
+    total_timeout: float = C.DOWNLOAD_TOTAL_TIMEOUT_S
+    max_redirects: int = C.DOWNLOAD_MAX_REDIRECTS
+    allowed_networks: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedImage:
+    """Image bytes ready for ImageX: a format upstream takes, oriented, within the size limits."""
+
+    data: bytes = field(repr=False)
+    width: int
+    height: int
+    format: str  # "jpeg" | "png" | "webp"
+    index: int
+    source_format: str = ""
+    converted: bool = False
+
+
+class _Refused(Exception):
+    """A reason to refuse one reference; becomes an ``UploadError`` naming it."""
+
+
+# ---------------------------------------------------------------------------------------------------------------- fetch
+
+
+def _forbidden(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    if isinstance(ip, ipaddress.IPv6Address):
+        mapped = ip.ipv4_mapped or ip.sixtofour
+        if mapped is not None:
+            return _forbidden(mapped)
+    return (
+        ip.is_private
+        or ip.is_loopback
+        or ip.is_link_local
+        or ip.is_multicast
+        or ip.is_reserved
+        or ip.is_unspecified
+        or not ip.is_global
+    )
+
+
+async def _resolve(host: str, port: int, policy: FetchPolicy) -> list[str]:
+    """Addresses of ``host``; every one must be allowed (a name with one private address is refused as a whole)."""
+    try:
+        literal = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        literal = None
+    if literal is not None:
+        addrs = [str(literal)]
+    else:
+        loop = asyncio.get_running_loop()
+        try:
+            infos = await asyncio.wait_for(
+                loop.getaddrinfo(host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP),
+                policy.connect_timeout,
+            )
+        except (OSError, TimeoutError) as exc:
+            raise _Refused(f"could not resolve {host}") from exc
+        addrs = list(dict.fromkeys(str(info[4][0]) for info in infos))
+        if not addrs:
+            raise _Refused(f"could not resolve {host}")
+    if policy.allow_private:
+        return addrs
+    nets = [ipaddress.ip_network(n, strict=False) for n in policy.allowed_networks]
+    for a in addrs:
+        ip = ipaddress.ip_address(a.split("%", 1)[0])
+        if _forbidden(ip) and not any(ip in n for n in nets):
+            raise _Refused(f"{host} resolves to a private or reserved address, which is not allowed")
+    return addrs
+
+
+async def fetch_url(url: str, *, http: aiohttp.ClientSession, policy: FetchPolicy) -> bytes:
+    """Download an image URL under ``policy``. Raises ``_Refused`` with a reason that is safe to show."""
+    try:
+        async with asyncio.timeout(policy.total_timeout):
+            return await _fetch(url, http, policy)
+    except TimeoutError as exc:
+        raise _Refused("the download timed out") from exc
+
+
+async def _fetch(url: str, http: aiohttp.ClientSession, policy: FetchPolicy) -> bytes:
+    current = URL(url)
+    timeout = aiohttp.ClientTimeout(total=None, connect=policy.connect_timeout, sock_read=policy.read_timeout)
+    for hop in range(policy.max_redirects + 1):
+        if current.scheme not in ("http", "https") or not current.host:
+            raise _Refused("a redirect led to something that is not an http(s) URL")
+        port = current.port or (443 if current.scheme == "https" else 80)
+        addrs = await _resolve(current.host, port, policy)
+        resp_data = await _get_pinned(current, addrs, http, policy, timeout)
+        status, location, body = resp_data
+        if status in _REDIRECTS:
+            if not location:
+                raise _Refused(f"the server answered HTTP {status} without a Location")
+            if hop >= policy.max_redirects:
+                break
+            current = current.join(URL(location))
+            continue
+        if status != 200:
+            raise _Refused(f"the server answered HTTP {status}")
+        assert body is not None
+        return body
+    raise _Refused(f"too many redirects (more than {policy.max_redirects})")
+
+
+async def _get_pinned(
+    url: URL, addrs: list[str], http: aiohttp.ClientSession, policy: FetchPolicy, client_timeout: aiohttp.ClientTimeout
+) -> tuple[int, str | None, bytes | None]:
+    """GET ``url`` connecting to one of the checked ``addrs`` (no second DNS lookup), without following redirects."""
+    host = url.host or ""
+    bracketed = f"[{host}]" if ":" in host else host
+    host_header = bracketed if url.is_default_port() else f"{bracketed}:{url.port}"
+    headers = {"Host": host_header, "User-Agent": _USER_AGENT, "Accept": "image/*,*/*;q=0.5"}
+    last: Exception | None = None
+    for addr in addrs:
+        target = url.with_host(addr.split("%", 1)[0])
+        extra: dict[str, Any] = {"server_hostname": host} if url.scheme == "https" else {}
+        try:
+            async with http.get(
+                target, headers=headers, allow_redirects=False, timeout=client_timeout, **extra
+            ) as resp:
+                if resp.status in _REDIRECTS:
+                    return resp.status, resp.headers.get("Location"), None
+                if resp.status != 200:
+                    return resp.status, None, None
+                declared = resp.content_length
+                if declared is not None and declared > policy.max_bytes:
+                    raise _Refused(_too_large(policy.max_bytes))
+                buf = bytearray()
+                async for chunk in resp.content.iter_chunked(64 * 1024):
+                    buf += chunk
+                    if len(buf) > policy.max_bytes:
+                        raise _Refused(_too_large(policy.max_bytes))
+                return resp.status, None, bytes(buf)
+        except aiohttp.ClientConnectorError as exc:
+            last = exc
+            continue
+        except TimeoutError as exc:
+            raise _Refused("the download timed out") from exc
+        except aiohttp.ClientError as exc:
+            raise _Refused(f"the download failed ({type(exc).__name__})") from exc
+    raise _Refused(f"could not connect to {host}") from last
+
+
+def _too_large(limit: int) -> str:
+    return f"the image is larger than {limit / 1024 / 1024:g} MB"
+
+
+# ---------------------------------------------------------------------------------------------------------------- decode
+
+
+def _has_alpha(im: Image.Image) -> bool:
+    return im.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (im.mode == "P" and "transparency" in im.info)
+
+
+def _encode(im: Image.Image, fmt: str, quality: int) -> bytes:
+    buf = io.BytesIO()
+    if fmt == "PNG":
+        im.save(buf, "PNG", optimize=False)
+    else:
+        im.save(buf, "JPEG", quality=quality, optimize=True)
+    return buf.getvalue()
+
+
+def normalise(data: bytes, index: int) -> PreparedImage:
+    """Sniff, orient, convert and downscale one image (blocking: call in a thread)."""
+    if not data:
+        raise _Refused("the image is empty")
+    try:
+        im: Image.Image = Image.open(io.BytesIO(data))
+        source = (im.format or "").upper()
+        if im.width * im.height > C.SOURCE_MAX_PIXELS:
+            raise _Refused(f"the image is too large to process ({im.width}×{im.height})")
+        im.seek(0)
+        animated = bool(getattr(im, "is_animated", False))
+        im.load()
+    except _Refused:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise _Refused("the image has too many pixels to process") from exc
+    except UnidentifiedImageError as exc:
+        raise _Refused("this is not an image Jimeng can use (unrecognised format)") from exc
+    except (OSError, ValueError, SyntaxError, EOFError) as exc:
+        raise _Refused("the image is damaged or truncated") from exc
+
+    orientation = im.getexif().get(0x0112, 1)
+    needs_turn = orientation not in (None, 1)
+    too_big = max(im.size) > C.UPLOAD_MAX_EDGE or len(data) > C.UPLOAD_MAX_BYTES
+    odd_mode = im.mode not in ("RGB", "RGBA", "L", "LA", "P")  # CMYK, I;16, F ... re-encode for safety
+    if source in C.UPLOAD_FORMATS and not (animated or needs_turn or too_big or odd_mode):
+        return PreparedImage(data, im.width, im.height, source.lower(), index, source.lower(), converted=False)
+
+    if needs_turn:
+        turned = ImageOps.exif_transpose(im)
+        if turned is not None:
+            im = turned
+    alpha = _has_alpha(im)
+    if alpha:
+        im, fmt = im.convert("RGBA"), "PNG"
+    elif im.mode in ("P", "1"):  # palette images (GIF, 8-bit BMP/PNG) stay lossless
+        im, fmt = im.convert("RGB"), "PNG"
+    else:
+        im, fmt = im.convert("RGB"), "JPEG"
+    if max(im.size) > C.UPLOAD_MAX_EDGE:
+        im.thumbnail((C.UPLOAD_MAX_EDGE, C.UPLOAD_MAX_EDGE), Image.Resampling.LANCZOS)
+    quality = C.UPLOAD_JPEG_QUALITY
+    out = _encode(im, fmt, quality)
+    for _ in range(8):
+        if len(out) <= C.UPLOAD_MAX_BYTES:
+            break
+        if fmt == "PNG" and not alpha:
+            fmt = "JPEG"
+            im = im.convert("RGB")
+        elif fmt == "JPEG" and quality > 80:
+            quality -= 6
+        else:
+            im = im.resize((max(1, im.width * 3 // 4), max(1, im.height * 3 // 4)), Image.Resampling.LANCZOS)
+        out = _encode(im, fmt, quality)
+    else:
+        raise _Refused("the image could not be brought under the upload size limit")
+    return PreparedImage(out, im.width, im.height, fmt.lower(), index, source.lower(), converted=True)
+
+
+# ---------------------------------------------------------------------------------------------------------------- driver
+
+
+async def prepare_one(ref: RefImage, index: int, *, http: aiohttp.ClientSession, policy: FetchPolicy) -> PreparedImage:
+    """Read or download one reference and normalise it. Failures raise ``UploadError`` naming the reference."""
+    try:
+        if ref.kind == "bytes":
+            data = ref.data or b""
+            if len(data) > policy.max_bytes:
+                raise _Refused(_too_large(policy.max_bytes))
+        elif ref.kind == "path":
+            data = await asyncio.to_thread(_read_file, ref.path or "", policy.max_bytes)
+        else:
+            data = await fetch_url(ref.url or "", http=http, policy=policy)
+        prepared = await asyncio.to_thread(normalise, data, index)
+    except _Refused as exc:
+        raise UploadError(f"reference image {index + 1} ({ref.describe()}): {exc}", index=index) from None
+    if prepared.converted:
+        log.debug(
+            "reference %d: %s %d bytes → %s %dx%d %d bytes",
+            index + 1,
+            prepared.source_format,
+            len(data),
+            prepared.format,
+            prepared.width,
+            prepared.height,
+            len(prepared.data),
+        )
+    return prepared
+
+
+def _read_file(path: str, limit: int) -> bytes:
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(limit + 1)
+    except FileNotFoundError as exc:
+        raise _Refused("the file does not exist") from exc
+    except IsADirectoryError as exc:
+        raise _Refused("that is a directory, not an image file") from exc
+    except OSError as exc:
+        raise _Refused(f"the file could not be read ({type(exc).__name__})") from exc
+    if len(data) > limit:
+        raise _Refused(_too_large(limit))
+    return data
+
+
+async def gather_bounded(factories: Sequence[Callable[[], Awaitable[T]]], limit: int) -> list[T]:
+    """Run the coroutines with at most ``limit`` at once; on failure cancel the rest and raise the first error
+    by position (so "reference 2 failed" wins over "reference 5 failed" whatever finished first)."""
+    sem = asyncio.Semaphore(max(1, limit))
+    results: list[T | None] = [None] * len(factories)
+    errors: dict[int, BaseException] = {}
+
+    async def run(i: int) -> None:
+        async with sem:
+            try:
+                results[i] = await factories[i]()
+            except JimengError as exc:
+                errors[i] = exc
+                raise
+
+    try:
+        async with asyncio.TaskGroup() as tg:
+            for i in range(len(factories)):
+                tg.create_task(run(i))
+    except BaseExceptionGroup as group:
+        if errors:
+            raise errors[min(errors)] from None
+        raise group.exceptions[0] from None
+    return cast(list[T], results)
+
+
+async def prepare_all(
+    images: Sequence[Any], *, http: aiohttp.ClientSession, policy: FetchPolicy | None = None
+) -> list[PreparedImage]:
+    """Prepare every reference in parallel (bounded), in order. The first failing reference (by position) is raised
+    as ``UploadError`` whose ``index`` is 0-based and whose message counts from 1."""
+    pol = policy or FetchPolicy()
+    refs: list[RefImage] = []
+    for i, value in enumerate(images):
+        try:
+            refs.append(as_ref(value))
+        except InvalidRequestError as exc:
+            raise InvalidRequestError(f"reference image {i + 1}: {exc.message}", param=exc.param) from None
+
+    def factory(i: int, ref: RefImage) -> Callable[[], Awaitable[PreparedImage]]:
+        return lambda: prepare_one(ref, i, http=http, policy=pol)
+
+    return await gather_bounded([factory(i, r) for i, r in enumerate(refs)], C.PREPARE_CONCURRENCY)
