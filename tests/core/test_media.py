@@ -115,7 +115,7 @@ async def test_file(tmp_path: Path, http: aiohttp.ClientSession) -> None:
 
 
 async def test_missing_file_names_the_reference(tmp_path: Path, http: aiohttp.ClientSession) -> None:
-    with pytest.raises(UploadError, match="reference image 1 .*does not exist") as ei:
+    with pytest.raises(UploadError, match=r"reference image 1 .*does not exist") as ei:
         await prepare_all([RefImage.from_path(tmp_path / "nope.png")], http=http, policy=OPEN)
     assert ei.value.index == 0
 
