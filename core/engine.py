@@ -11,9 +11,9 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 import aiohttp
 
@@ -37,6 +37,7 @@ from core.params import ImageParams, ImageSpec, VideoParams, VideoSpec, validate
 from core.poller import AccountPoller, Durations, Resubmit, Timing
 from core.registry import Kind, ModelInfo, Registry
 from core.results import Asset
+from core.results import item_id as result_item_id
 from core.tokens import Token, parse_tokens
 from core.transport import Upstream
 
@@ -438,7 +439,7 @@ class Engine:
     async def _submit_and_poll(
         self, job: Job, acc: Account, spec: ImageSpec | VideoSpec, body: dict[str, Any], total: int
     ) -> JobResult:
-        kind = "video" if isinstance(spec, VideoSpec) else "image"
+        kind: Literal["image", "video"] = "video" if isinstance(spec, VideoSpec) else "image"
         info = C.REGIONS[acc.region]
         referer = f"{info.web_origin}/ai-tool/generate?type={kind}"
         resubmits = 0
@@ -502,8 +503,49 @@ class Engine:
         )
 
     async def _better_video(self, acc: Account, assets: list[Asset]) -> list[Asset]:
-        """Hook for the higher-bitrate download rendition (§3.10); see core.upload / issue #3."""
-        return assets
+        """Swap each video's preview URL for the higher-bitrate rendition the web app's own download uses (§3.10
+        ``get_local_item_list``). Any failure keeps the history URL: the job has already succeeded."""
+        wanted = [a.item_id for a in assets if a.kind == "video" and a.item_id]
+        if not wanted:
+            return assets
+        body = {
+            "item_id_list": wanted,
+            "pack_item_opt": {"scene": 1, "need_data_integrity": True},
+            "is_for_video_download": True,
+        }
+        try:
+            data = await self.upstream.call(acc, C.PATH_LOCAL_ITEM_LIST, body)
+        except JimengError as err:
+            log.info("download rendition unavailable on %s (%s); keeping the preview URL", acc.masked, err.message)
+            return assets
+        data = data if isinstance(data, dict) else {}
+        items = data.get("item_list") or data.get("local_item_list") or []
+
+        def origin(node: Any) -> Any:
+            tv = node.get("transcoded_video") if isinstance(node, dict) else None
+            org = tv.get("origin") if isinstance(tv, dict) else None
+            return org.get("video_url") if isinstance(org, dict) else None
+
+        found: dict[str, str] = {}
+        for item in items if isinstance(items, list) else []:
+            if not isinstance(item, dict) or not (iid := result_item_id(item)):
+                continue
+            video: dict[str, Any] = item["video"] if isinstance(item.get("video"), dict) else {}
+            # §3.10 priority (IPTAG): the download rendition first, then the history item's own fields.
+            candidates = (
+                origin(item.get("common_attr")),
+                origin(video),
+                video.get("download_url"),
+                video.get("play_url"),
+                video.get("url"),
+            )
+            url = next((u for u in candidates if isinstance(u, str) and u.startswith(("http://", "https://"))), None)
+            if url:
+                found[iid] = url.replace("\\u0026", "&")
+        better = [replace(a, url=found[a.item_id]) if a.item_id in found else a for a in assets]
+        if found:
+            log.debug("using the download rendition for %d video(s) on %s", len(found), acc.masked)
+        return better
 
     @asynccontextmanager
     async def download(self, asset: Asset, *, chunk_size: int = 1 << 16) -> AsyncIterator[Download]:

@@ -11,7 +11,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 from core import constants as C
@@ -85,10 +85,12 @@ class Tracked:
     next_poll_at: float
     unconfirmed: bool = False  # the submit reply was lost: not yet known whether upstream has the job
     seen: bool = False
+    progress_at: float = 0.0  # when the number of finished items last changed
+    progress: int = 0
     polls: int = 0
     errors: int = 0
     last: RecordView | None = None
-    future: asyncio.Future[tuple[list[Asset], RecordView | None, bool]] = field(default=None)  # type: ignore[assignment]
+    future: asyncio.Future[tuple[list[Asset], RecordView | None, bool]] | None = None
 
     @property
     def expected_at(self) -> float:
@@ -153,12 +155,13 @@ class AccountPoller:
             next_poll_at=first,
             unconfirmed=unconfirmed,
         )
-        t.future = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[tuple[list[Asset], RecordView | None, bool]] = asyncio.get_running_loop().create_future()
+        t.future = future
         self._tracked[job.submit_id] = t
         self._wake.set()
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._run(), name=f"poller:{getattr(self.account, 'masked', '?')}")
-        return t.future
+        return future
 
     async def close(self) -> None:
         if self._task is not None:
@@ -168,7 +171,7 @@ class AccountPoller:
             except asyncio.CancelledError:
                 pass
         for t in self._tracked.values():
-            if not t.future.done():
+            if t.future is not None and not t.future.done():
                 t.future.cancel()
         self._tracked.clear()
 
@@ -252,6 +255,8 @@ class AccountPoller:
         if due:
             t.polls += 1
         status = view.status
+        if len(view.assets) != t.progress:
+            t.progress, t.progress_at = len(view.assets), now
         if status in C.STATUS_FAILED:
             self._settle(t, error=failure_error(view))
             return
@@ -266,7 +271,7 @@ class AccountPoller:
             if len(view.assets) >= want:
                 self._settle(t, assets=list(view.assets), view=view)
                 return
-            if now >= t.expected_at + self.timing.stall_grace:
+            if now >= max(t.expected_at, t.progress_at) + self.timing.stall_grace:  # no new item for a while
                 log.warning("job %s stuck at 45 with %d/%d results; delivering them", t.job.id, len(view.assets), want)
                 self._settle(t, assets=list(view.assets), view=view, partial=True)
                 return
@@ -306,7 +311,7 @@ class AccountPoller:
         error: BaseException | None = None,
     ) -> None:
         self._tracked.pop(t.job.submit_id, None)
-        if t.future.done():
+        if t.future is None or t.future.done():
             return
         if error is not None:
             t.future.set_exception(error)

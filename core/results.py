@@ -27,7 +27,8 @@ class Asset:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Asset:
-        return cls(**{k: d.get(k) for k in cls.__slots__ if k in d})
+        known: dict[str, Any] = {k: d[k] for k in cls.__slots__ if k in d}
+        return cls(**known)
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +46,14 @@ class RecordView:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+def _dict(v: Any) -> dict[str, Any]:
+    return v if isinstance(v, dict) else {}
+
+
+def _list(v: Any) -> list[Any]:
+    return v if isinstance(v, list) else []
+
+
 def _int(v: Any, default: int = 0) -> int:
     try:
         return int(v)
@@ -57,9 +66,9 @@ def _fix_url(url: str) -> str:
 
 
 def _image_asset(item: dict[str, Any]) -> Asset | None:
-    common = item.get("common_attr") if isinstance(item.get("common_attr"), dict) else {}
-    image = item.get("image") if isinstance(item.get("image"), dict) else {}
-    large = image.get("large_images") if isinstance(image.get("large_images"), list) else []
+    common = _dict(item.get("common_attr"))
+    image = _dict(item.get("image"))
+    large = _list(image.get("large_images"))
     if large and isinstance(large[0], dict) and large[0].get("image_url"):
         big = large[0]
         return Asset(
@@ -81,9 +90,9 @@ def _image_asset(item: dict[str, Any]) -> Asset | None:
 
 def video_url(item: dict[str, Any]) -> tuple[str | None, int, int]:
     """Pick the best video URL of an item (AICF → IPTAG priority, §7.4). Returns (url, width, height)."""
-    common = item.get("common_attr") if isinstance(item.get("common_attr"), dict) else {}
-    video = item.get("video") if isinstance(item.get("video"), dict) else {}
-    renditions = video.get("transcoded_video") if isinstance(video.get("transcoded_video"), dict) else {}
+    common = _dict(item.get("common_attr"))
+    video = _dict(item.get("video"))
+    renditions = _dict(video.get("transcoded_video"))
     best: tuple[str | None, int, int] = (None, 0, 0)
     for rend in renditions.values():
         if isinstance(rend, dict) and rend.get("video_url") and _int(rend.get("width")) > best[1]:
@@ -91,8 +100,8 @@ def video_url(item: dict[str, Any]) -> tuple[str | None, int, int]:
     if best[0]:
         return _fix_url(best[0]), best[1], best[2]
     candidates: list[Any] = [
-        ((common.get("transcoded_video") or {}).get("origin") or {}).get("video_url"),
-        (renditions.get("origin") or {}).get("video_url") if isinstance(renditions.get("origin"), dict) else None,
+        _dict(_dict(common.get("transcoded_video")).get("origin")).get("video_url"),
+        _dict(renditions.get("origin")).get("video_url"),
         video.get("play_url"),
         video.get("download_url"),
         video.get("url"),
@@ -107,8 +116,8 @@ def _video_asset(item: dict[str, Any]) -> Asset | None:
     url, width, height = video_url(item)
     if not url:
         return None
-    common = item.get("common_attr") if isinstance(item.get("common_attr"), dict) else {}
-    video = item.get("video") if isinstance(item.get("video"), dict) else {}
+    common = _dict(item.get("common_attr"))
+    video = _dict(item.get("video"))
     duration_ms = _int(video.get("duration_ms"), 0)
     return Asset(
         kind="video",
@@ -123,7 +132,7 @@ def _video_asset(item: dict[str, Any]) -> Asset | None:
 
 
 def item_id(item: dict[str, Any]) -> str | None:
-    common = item.get("common_attr") if isinstance(item.get("common_attr"), dict) else {}
+    common = _dict(item.get("common_attr"))
     for v in (item.get("item_id"), item.get("id"), item.get("local_item_id"), common.get("id")):
         if v:
             return str(v)
@@ -133,9 +142,9 @@ def item_id(item: dict[str, Any]) -> str | None:
 def parse_record(record: Any, kind: Literal["image", "video"]) -> RecordView:
     if not isinstance(record, dict):
         return RecordView(status=C.TaskStatus.INIT)
-    task = record.get("task") if isinstance(record.get("task"), dict) else {}
+    task = _dict(record.get("task"))
     status = _int(task.get("status"), _int(record.get("status"), C.TaskStatus.INIT))
-    items = record.get("item_list") if isinstance(record.get("item_list"), list) else []
+    items = _list(record.get("item_list"))
     assets: list[Asset] = []
     for item in items:
         if not isinstance(item, dict):
@@ -145,7 +154,7 @@ def parse_record(record: Any, kind: Literal["image", "video"]) -> RecordView:
             assets.append(asset)
     total = _int(record.get("total_image_count"))
     finished = _int(record.get("finished_image_count"))
-    queue = record.get("queue_info") if isinstance(record.get("queue_info"), dict) else {}
+    queue = _dict(record.get("queue_info"))
     fail_code = str(record.get("fail_code") or task.get("fail_code") or "") or None
     fail_message = record.get("fail_starling_message") or record.get("fail_msg") or None
     queue_cost = record.get("forecast_queue_cost")

@@ -35,6 +35,9 @@ class JimengSettings(BaseSettings):
     log_level: str = "INFO"
     image_deadline_s: float = C.IMAGE_DEADLINE_S
     video_deadline_s: float = C.VIDEO_DEADLINE_S
+    # First guess of how long a job takes, before the engine has observed any (the first poll comes near it).
+    image_expected_s: float = Field(default=C.IMAGE_EXPECTED_S, gt=0)
+    video_expected_s: float = Field(default=C.VIDEO_EXPECTED_S, gt=0)
 
     def engine_config(self, *, required: bool = True) -> EngineConfig:
         raw = self.session_ids.get_secret_value()
@@ -58,7 +61,12 @@ class JimengSettings(BaseSettings):
             default_video_model=self.default_video_model,
             allow_private_urls=self.allow_private_urls,
             max_download_bytes=self.max_download_mb * 1024 * 1024,
-            timing=Timing(image_deadline=self.image_deadline_s, video_deadline=self.video_deadline_s),
+            timing=Timing(
+                image_deadline=self.image_deadline_s,
+                video_deadline=self.video_deadline_s,
+                image_expected=self.image_expected_s,
+                video_expected=self.video_expected_s,
+            ),
         )
 
 

@@ -209,7 +209,8 @@ def unwrap(doc: Any, path: str = "") -> Any:
     ret = str(doc.get("ret"))
     if ret == C.RET_OK:
         return doc.get("data")
-    data = doc.get("data") if isinstance(doc.get("data"), dict) else {}
+    raw = doc.get("data")
+    data: dict[str, Any] = raw if isinstance(raw, dict) else {}
     fail_code = str(data.get("fail_code") or "") or None
     log_id = doc.get("logid") or doc.get("log_id")
     raise classify_ret(ret, str(doc.get("errmsg") or ""), log_id=log_id, fail_code=fail_code)
