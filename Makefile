@@ -1,0 +1,43 @@
+# Everything a fresh machine needs: `make run` (the bot) and `make test` (the whole suite) create .venv themselves.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+RUN_STAMP := $(VENV)/.installed-run
+DEV_STAMP := $(VENV)/.installed-dev
+
+.PHONY: run api test lint typecheck bench install clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+
+$(RUN_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e .
+	touch $@
+
+$(DEV_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $@ $(RUN_STAMP)
+
+install: $(RUN_STAMP)
+
+run: $(RUN_STAMP)           ## start the Discord bot (reads .env)
+	$(BIN)/python -m bot
+
+api: $(RUN_STAMP)           ## start the OpenAI-compatible API (reads .env)
+	$(BIN)/python -m api
+
+lint: $(DEV_STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(DEV_STAMP)
+	$(BIN)/mypy core
+
+test: lint typecheck        ## lint, type-check core, run every test (loopback only)
+	$(BIN)/python -m pytest -q
+
+bench: $(DEV_STAMP)         ## benchmarks against the emulator; prints a table and writes bench/results/*.json
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache
