@@ -68,7 +68,7 @@ async def test_cli_credits_shows_masked_accounts(fake_jimeng: FakeJimeng, tmp_pa
 
 
 async def test_cli_without_configuration_prints_one_line(tmp_path: Path) -> None:
-    code, out, err = await _cli("credits", env=_env(), cwd=tmp_path)
+    code, _, err = await _cli("credits", env=_env(), cwd=tmp_path)
     assert code == 2
     assert err.strip().count("\n") == 0 and "JIMENG_SESSION_IDS" in err
     assert "Traceback" not in err

@@ -137,6 +137,7 @@ RESOLUTION_NAMES = {"1k": "标清 1K", "1.5k": "标清 1.5K", "2k": "高清 2K",
 
 QUEUED_FRACTION = 0.15  # share of a job's duration spent queued (status 20) before generation starts
 
+
 @dataclass(frozen=True)
 class ImageModel:
     name: str
