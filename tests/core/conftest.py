@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp import web
 from PIL import Image
 
 from core.engine import Engine, EngineConfig
@@ -54,7 +56,8 @@ def make_engine(fake_jimeng: FakeJimeng, http: aiohttp.ClientSession) -> EngineF
         config.setdefault("maintenance", False)
         config.setdefault("timing", QUICK)
         config.setdefault("allow_private_urls", True)
-        engine = Engine(http, EngineConfig(tokens=prefix + sid, upstream_url=fake_jimeng.url, **config))
+        config.setdefault("upstream_url", fake_jimeng.url)
+        engine = Engine(http, EngineConfig(tokens=prefix + sid, **config))
         await engine.start()
         try:
             yield engine
@@ -62,3 +65,41 @@ def make_engine(fake_jimeng: FakeJimeng, http: aiohttp.ClientSession) -> EngineF
             await engine.close()
 
     return build
+
+
+class UpstreamProxy:
+    """A loopback proxy in front of the emulator. ``replies[path]`` answers that path itself; ``edits[action]`` rewrites
+    the JSON reply of an ImageX action. Used only where the emulator has no switch for a reply we must survive."""
+
+    def __init__(self, target: str) -> None:
+        self.target = target
+        self.url = ""
+        self.replies: dict[str, tuple[int, Any]] = {}
+        self.edits: dict[str, Callable[[Any], None]] = {}
+
+    async def handle(self, request: web.Request) -> web.Response:
+        if request.path in self.replies:
+            status, doc = self.replies[request.path]
+            return web.json_response(doc, status=status)
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in ("host", "content-length")}
+        async with (
+            aiohttp.ClientSession() as s,
+            s.request(request.method, self.target + request.raw_path, headers=headers, data=await request.read()) as r,
+        ):
+            body, status, ctype = await r.read(), r.status, r.content_type
+        edit = self.edits.get(request.query.get("Action", ""))
+        if edit is not None and status == 200:
+            doc = json.loads(body)
+            edit(doc)
+            body = json.dumps(doc).encode()
+        return web.Response(body=body, status=status, content_type=ctype)
+
+
+@pytest.fixture
+async def upstream_proxy(fake_jimeng: FakeJimeng, aiohttp_server: Any) -> UpstreamProxy:
+    proxy = UpstreamProxy(fake_jimeng.url)
+    app = web.Application(client_max_size=64 * 1024**2)
+    app.router.add_route("*", "/{tail:.*}", proxy.handle)
+    server = await aiohttp_server(app)
+    proxy.url = str(server.make_url("")).rstrip("/")
+    return proxy

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import json
 import zlib
-from collections.abc import Callable
 
 import aiohttp
 import pytest
-from aiohttp import web
 
 from core.accounts import Account
 from core.errors import UploadError
@@ -17,7 +15,7 @@ from core.sigv4 import Credentials, sign
 from core.tokens import parse_tokens
 from core.transport import Upstream
 from core.upload import ImageUploader, crc32_hex
-from tests.core.conftest import make_png, session_id
+from tests.core.conftest import UpstreamProxy, make_png, session_id
 from tests.fakes.jimeng import FakeJimeng
 
 
@@ -196,55 +194,30 @@ async def test_secrets_never_in_logs(
 # ------------------------------------------------------------------------------ UploadHost vs UploadHosts
 
 
-@pytest.fixture
-async def rewriting_proxy(fake_jimeng: FakeJimeng, aiohttp_server):  # type: ignore[no-untyped-def]
-    """A loopback proxy in front of the emulator that edits ApplyImageUpload's UploadAddress (the emulator always
-    sends both ``UploadHost`` and ``UploadHosts``; real replies carry one or the other)."""
-    edits: list[Callable[[dict], None]] = []
-
-    async def forward(request: web.Request) -> web.Response:
-        headers = {k: v for k, v in request.headers.items() if k.lower() not in ("host", "content-length")}
-        async with (
-            aiohttp.ClientSession() as s,
-            s.request(
-                request.method, fake_jimeng.url + request.raw_path, headers=headers, data=await request.read()
-            ) as resp,
-        ):
-            body = await resp.read()
-            status = resp.status
-        if request.query.get("Action") == "ApplyImageUpload" and status == 200:
-            doc = json.loads(body)
-            for edit in edits:
-                edit(doc["Result"]["UploadAddress"])
-            body = json.dumps(doc).encode()
-        return web.Response(body=body, status=status, content_type="application/json")
-
-    app = web.Application(client_max_size=64 * 1024**2)
-    app.router.add_route("*", "/{tail:.*}", forward)
-    server = await aiohttp_server(app)
-    return str(server.make_url("")).rstrip("/"), edits
-
-
 @pytest.mark.parametrize("keep", ["UploadHost", "UploadHosts"])
 async def test_either_upload_host_field_is_accepted(
     fake_jimeng: FakeJimeng,
     http: aiohttp.ClientSession,
-    rewriting_proxy: tuple[str, list[Callable[[dict], None]]],
+    upstream_proxy: UpstreamProxy,
     keep: str,
 ) -> None:
-    url, edits = rewriting_proxy
     drop = "UploadHosts" if keep == "UploadHost" else "UploadHost"
-    edits.append(lambda addr: addr.pop(drop))
-    up = await ImageUploader(Upstream(http, upstream_url=url)).upload(account(fake_jimeng), prepared())
+    upstream_proxy.edits["ApplyImageUpload"] = lambda doc: doc["Result"]["UploadAddress"].pop(drop)
+    uploader = ImageUploader(Upstream(http, upstream_url=upstream_proxy.url))
+    up = await uploader.upload(account(fake_jimeng), prepared())
     assert up.uri in fake_jimeng.uploaded_images
 
 
 async def test_incomplete_upload_address_is_an_upload_error(
-    fake_jimeng: FakeJimeng, http: aiohttp.ClientSession, rewriting_proxy: tuple[str, list]
+    fake_jimeng: FakeJimeng, http: aiohttp.ClientSession, upstream_proxy: UpstreamProxy
 ) -> None:
-    url, edits = rewriting_proxy
-    edits.append(lambda addr: (addr.pop("UploadHost"), addr.pop("UploadHosts")))
-    uploader = ImageUploader(Upstream(http, upstream_url=url), retry_base_s=0.01)
+    def strip(doc: dict) -> None:
+        addr = doc["Result"]["UploadAddress"]
+        addr.pop("UploadHost")
+        addr.pop("UploadHosts")
+
+    upstream_proxy.edits["ApplyImageUpload"] = strip
+    uploader = ImageUploader(Upstream(http, upstream_url=upstream_proxy.url), retry_base_s=0.01)
     with pytest.raises(UploadError, match="incomplete upload address"):
         await uploader.upload(account(fake_jimeng), prepared())
     assert ok_calls(fake_jimeng, "ApplyImageUpload") == 3  # retried, then given up
