@@ -82,8 +82,12 @@ class RefImage:
         return cls("bytes", data=_b64decode(text), name=None)
 
     @classmethod
-    def parse(cls, value: str) -> RefImage:
-        """A string from a user: an http(s) URL, a ``data:`` URL or bare base64. Never a local path."""
+    def parse(cls, value: str, *, allow_path: bool = False) -> RefImage:
+        """A string from a user: an http(s) URL, a ``data:`` URL or bare base64.
+
+        A local file path only with ``allow_path=True`` (the admin CLI): front ends must never let a user name a file
+        on the server.
+        """
         text = value.strip()
         if not text:
             raise InvalidRequestError("an empty string is not a reference image", param="image")
@@ -94,6 +98,14 @@ class RefImage:
             return cls.from_data_url(text)
         if "://" in text[:16]:
             raise InvalidRequestError("only http(s) URLs, data URLs or base64 are accepted as images", param="image")
+        if allow_path:
+            path = Path(text).expanduser()
+            if path.is_file():
+                return cls.from_path(path)
+            try:
+                return cls.from_data_url(text)
+            except InvalidRequestError:
+                raise InvalidRequestError(f"no such image file: {text[:200]}", param="image") from None
         return cls.from_data_url(text)
 
     def describe(self) -> str:

@@ -144,6 +144,17 @@ def test_parse_picks_the_kind_and_never_a_local_path() -> None:
             RefImage.parse(bad)
 
 
+def test_parse_takes_a_local_path_only_when_the_caller_allows_it(tmp_path: Path) -> None:
+    f = tmp_path / "cat.png"
+    f.write_bytes(png())
+    assert RefImage.parse(str(f), allow_path=True) == RefImage.from_path(f)
+    with pytest.raises(InvalidRequestError, match="not a URL, a data URL or valid base64"):
+        RefImage.parse(str(f))  # user input: never a path
+    with pytest.raises(InvalidRequestError, match="no such image file"):
+        RefImage.parse(str(tmp_path / "missing.png"), allow_path=True)
+    assert RefImage.parse("https://example.com/x.png", allow_path=True).kind == "url"
+
+
 async def test_url(site, http: aiohttp.ClientSession) -> None:  # type: ignore[no-untyped-def]
     [p] = await prepare_all([RefImage.parse(str(site.make_url("/img.png")))], http=http, policy=OPEN)
     assert p.data == site.image and p.format == "png"
