@@ -1,0 +1,1 @@
+"""Request handlers: parse, call one core coroutine, render."""

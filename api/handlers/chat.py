@@ -1,0 +1,206 @@
+"""``POST /v1/chat/completions``: the last user message is the prompt; image models draw, video models film.
+
+``image_url`` parts of that message become composition references (or the first and last frame of a video). The
+answer is markdown. With ``stream: true`` the reply is SSE in the chunk shape the official SDK parses: progress lines
+while the job runs, the result, a final chunk with ``finish_reason: "stop"``, then ``data: [DONE]``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from aiohttp import web
+
+from api.body import read_json
+from api.errors import bad_request, from_core
+from api.handlers.common import caller_of, engine_of, launch, parse, refs, result_of, settings_of
+from api.keys import STREAMING
+from api.schemas import ChatRequest
+from core import ImageParams, Job, JobEvent, JobResult, JobState, VideoParams
+from core.errors import JimengError
+
+log = logging.getLogger(__name__)
+
+
+async def completions(request: web.Request) -> web.StreamResponse:
+    req = parse(ChatRequest, await read_json(request))
+    if req.n is not None and req.n != 1:
+        raise bad_request("only n=1 is supported (one answer per request)", param="n")
+    prompt, urls = req.last_user()
+    engine, caller = engine_of(request), caller_of(request)
+    info = engine.registry.get(req.model)
+    if info is None:
+        raise bad_request(f"unknown model '{req.model[:60]}'; GET /v1/models lists the models", param="model")
+    if info.kind == "video":
+        if len(urls) > 2:
+            raise bad_request("a video takes at most two images (first and last frame)", param="messages")
+        frames = refs(urls)
+        vparams = VideoParams(
+            prompt=prompt, model=info.name, duration=req.duration, ratio=req.ratio, resolution=req.resolution
+        )
+        job = await launch(
+            request,
+            lambda: engine.video(
+                vparams,
+                first_frame=frames[0] if frames else None,
+                last_frame=frames[1] if len(frames) > 1 else None,
+                owner=caller.owner_tag,
+                accounts=caller.accounts,
+            ),
+        )
+    else:
+        iparams = ImageParams(
+            prompt=prompt,
+            model=info.name,
+            ratio=req.ratio,
+            resolution=req.resolution,
+            size=req.size,
+            negative_prompt=req.negative_prompt or "",
+        )
+        if urls:
+            images = refs(urls)
+            job = await launch(
+                request, lambda: engine.compose(iparams, images, owner=caller.owner_tag, accounts=caller.accounts)
+            )
+        else:
+            job = await launch(
+                request, lambda: engine.imagine(iparams, owner=caller.owner_tag, accounts=caller.accounts)
+            )
+    if req.stream:
+        return await _stream(request, job, req.model)
+    result = await result_of(job)
+    return web.json_response(
+        {
+            "id": f"chatcmpl-{job.id}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": req.model,
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": markdown(result), "refusal": None},
+                    "logprobs": None,
+                    "finish_reason": "stop",
+                }
+            ],
+            "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
+        }
+    )
+
+
+def markdown(result: JobResult) -> str:
+    lines = [f"![image {i}]({a.url})" for i, a in enumerate(result.images, 1)]
+    lines += [
+        f"[▶ video {i}]({a.url})" if len(result.videos) > 1 else f"[▶ video]({a.url})"
+        for i, a in enumerate(result.videos, 1)
+    ]
+    lines += [f"_{note}_" for note in result.notes]
+    return "\n\n".join(lines)
+
+
+def describe(ev: JobEvent, kind: str) -> str:
+    """One progress line for people."""
+    if ev.state is JobState.QUEUED:
+        return f"⏳ waiting for a free account (#{ev.queue_position} in line)" if ev.queue_position else "⏳ queued"
+    if ev.state is JobState.UPLOADING:
+        return "⏫ uploading the reference images"
+    if ev.state is JobState.SUBMITTING:
+        return "📨 submitting to Jimeng"
+    if ev.state is JobState.PENDING:
+        if ev.queue_position:
+            return f"⏳ in Jimeng's queue (#{ev.queue_position}/{ev.queue_length or '?'})"
+        return "⏳ in Jimeng's queue"
+    if ev.state is JobState.GENERATING:
+        what = "🎬 making the video" if kind == "video" else "🎨 drawing"
+        count = f" {ev.finished}/{ev.total}" if ev.total and kind != "video" else ""
+        eta = f", about {ev.eta_s:.0f} s left" if ev.eta_s else ""
+        return f"{what}{count}{eta}"
+    return ev.state.value
+
+
+async def _stream(request: web.Request, job: Job, model: str) -> web.StreamResponse:
+    settings = settings_of(request)
+    resp = web.StreamResponse(
+        status=200,
+        headers={
+            "Content-Type": "text/event-stream; charset=utf-8",
+            "Cache-Control": "no-cache",
+            "X-Accel-Buffering": "no",
+        },
+    )
+    request[STREAMING] = True
+    await resp.prepare(request)
+    cid, created = f"chatcmpl-{job.id}", int(time.time())
+
+    async def chunk(delta: dict[str, Any], finish: str | None = None) -> None:
+        payload = {
+            "id": cid,
+            "object": "chat.completion.chunk",
+            "created": created,
+            "model": model,
+            "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
+        }
+        await resp.write(b"data: " + json.dumps(payload, ensure_ascii=False).encode() + b"\n\n")
+
+    await chunk({"role": "assistant", "content": ""})
+    last_line, last_state, last_sent = "", None, 0.0
+    final: JobEvent | None = None
+    try:
+        async for ev in _with_keepalive(job.events(), settings.keepalive_s):
+            if ev is None:
+                await resp.write(b": keep-alive\n\n")
+                continue
+            if ev.state.terminal:
+                final = ev
+                break
+            line = describe(ev, job.kind)
+            now = time.monotonic()
+            if line != last_line and (ev.state != last_state or now - last_sent >= settings.stream_progress_s):
+                await chunk({"content": line + "\n"})
+                last_line, last_state, last_sent = line, ev.state, now
+        if final is not None and final.result is not None:
+            await chunk({"content": ("\n" if last_line else "") + markdown(final.result)})
+            await chunk({}, finish="stop")
+        else:
+            err = final.error if final is not None and final.error is not None else JimengError("the job failed")
+            body = from_core(err, server_mode=caller_of(request).mode == "server").body()
+            await resp.write(b"data: " + json.dumps(body, ensure_ascii=False).encode() + b"\n\n")
+        await resp.write(b"data: [DONE]\n\n")
+        await resp.write_eof()
+    except (ConnectionResetError, asyncio.CancelledError):
+        log.debug("chat stream %s: the client went away; the job continues", cid)
+        raise
+    return resp
+
+
+async def _with_keepalive(events: AsyncIterator[JobEvent], every: float) -> AsyncIterator[JobEvent | None]:
+    """The events, with ``None`` whenever ``every`` seconds pass without one (never cancelling the iterator)."""
+    pending: asyncio.Future[JobEvent] | None = None
+    try:
+        while True:
+            if pending is None:
+                pending = asyncio.ensure_future(anext(events))
+            done, _ = await asyncio.wait({pending}, timeout=every)
+            if not done:
+                yield None
+                continue
+            try:
+                ev = pending.result()
+            except StopAsyncIteration:
+                return
+            pending = None
+            yield ev
+    finally:
+        if pending is not None and not pending.done():
+            pending.cancel()
+            with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
+                await pending
+        aclose = getattr(events, "aclose", None)
+        if aclose is not None:
+            await aclose()

@@ -1,0 +1,149 @@
+"""``/v1/images/generations``, ``/v1/images/compositions``, ``/v1/images/edits``."""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import time
+from typing import Any
+
+from aiohttp import web
+
+from api.body import read_input
+from api.errors import bad_request
+from api.handlers.common import as_list, caller_of, engine_of, launch, parse, refs, result_of
+from api.keys import STREAMING
+from api.schemas import CompositionRequest, EditRequest, ImageRequest, ResponseFormat
+from core import Engine, JobResult
+
+log = logging.getLogger(__name__)
+
+_SENTINEL = "\u0000data\u0000"
+
+
+async def generations(request: web.Request) -> web.StreamResponse:
+    form = await read_input(request)
+    if form.files:
+        raise bad_request("this endpoint takes no files; use /v1/images/compositions", param="image")
+    req = parse(ImageRequest, form.fields)
+    engine, caller = engine_of(request), caller_of(request)
+    job = await launch(
+        request, lambda: engine.imagine(req.to_params(), owner=caller.owner_tag, accounts=caller.accounts)
+    )
+    result = await result_of(job)
+    return await render(request, engine, result, req.format)
+
+
+async def compositions(request: web.Request) -> web.StreamResponse:
+    form = await read_input(request)
+    files = form.pop_files("images", "image")
+    if form.files:
+        raise bad_request(f"unexpected file field '{next(iter(form.files))}'", param=next(iter(form.files)))
+    fields = dict(form.fields)
+    fields["images"] = as_list(fields.get("images")) + as_list(fields.pop("image", None))
+    req = parse(CompositionRequest, fields)
+    images = refs(req.image_values(), files)
+    if not images:
+        raise bad_request("give 1–10 reference images in 'images'", param="images", code="missing_required_parameter")
+    return await _compose(request, req, images)
+
+
+async def edits(request: web.Request) -> web.StreamResponse:
+    form = await read_input(request)
+    if "mask" in form.files or form.fields.get("mask"):
+        raise bad_request(
+            "Jimeng has no mask input: describe the change in the prompt and send only 'image'",
+            param="mask",
+            code="unsupported_parameter",
+        )
+    files = form.pop_files("image", "images")
+    if form.files:
+        name = next(iter(form.files))
+        raise bad_request(f"unexpected file field '{name}'", param=name)
+    fields = dict(form.fields)
+    urls = as_list(fields.pop("image", None)) + as_list(fields.pop("images", None))
+    req = parse(EditRequest, fields)
+    images = refs([u for u in urls if isinstance(u, str)], files)
+    if not images:
+        raise bad_request(
+            "send the image to edit as 'image' (or 'image[]')", param="image", code="missing_required_parameter"
+        )
+    return await _compose(request, req, images)
+
+
+async def _compose(request: web.Request, req: ImageRequest, images: list[Any]) -> web.StreamResponse:
+    engine, caller = engine_of(request), caller_of(request)
+    job = await launch(
+        request, lambda: engine.compose(req.to_params(), images, owner=caller.owner_tag, accounts=caller.accounts)
+    )
+    result = await result_of(job)
+    extra = {
+        "input_images": len(images),
+        "composition_type": "multi_image_synthesis" if len(images) > 1 else "single_image_transform",
+    }
+    return await render(request, engine, result, req.format, extra)
+
+
+def envelope(result: JobResult, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"created": int(time.time())}
+    body["data"] = [{"url": a.url} for a in result.images]
+    if result.images:
+        first = result.images[0]
+        if first.width and first.height:
+            body["size"] = f"{first.width}x{first.height}"
+    if result.notes:
+        body["notes"] = list(result.notes)
+    body.update(extra or {})
+    return body
+
+
+async def render(
+    request: web.Request,
+    engine: Engine,
+    result: JobResult,
+    fmt: ResponseFormat,
+    extra: dict[str, Any] | None = None,
+) -> web.StreamResponse:
+    body = envelope(result, extra)
+    if fmt == "url":
+        return web.json_response(body, dumps=_dumps)
+    return await stream_b64(request, engine, result, body)
+
+
+def _dumps(obj: Any) -> str:
+    return json.dumps(obj, ensure_ascii=False)
+
+
+async def stream_b64(
+    request: web.Request, engine: Engine, result: JobResult, body: dict[str, Any]
+) -> web.StreamResponse:
+    """Write ``{"created":..,"data":[{"b64_json":"..."},..],..}`` while reading each image from ``engine.download``:
+    one chunk in memory at a time, whatever the size or number of images."""
+    body["data"] = _SENTINEL
+    head, tail = _dumps(body).split(json.dumps(_SENTINEL), 1)
+    resp: web.StreamResponse | None = None
+    for i, asset in enumerate(result.images):
+        async with engine.download(asset) as dl:
+            if resp is None:  # the first file opened: from here on errors can no longer become a JSON error
+                resp = web.StreamResponse(status=200, headers={"Content-Type": "application/json; charset=utf-8"})
+                request[STREAMING] = True
+                await resp.prepare(request)
+                await resp.write((head + "[").encode())
+            await resp.write(b'{"b64_json":"' if i == 0 else b',{"b64_json":"')
+            carry = b""
+            async for chunk in dl.chunks:
+                buf = carry + chunk if carry else chunk
+                cut = len(buf) - len(buf) % 3
+                if cut:
+                    await resp.write(base64.b64encode(buf[:cut]))
+                carry = buf[cut:]
+            if carry:
+                await resp.write(base64.b64encode(carry))
+            await resp.write(b'"}')
+    if resp is None:  # no images at all
+        body["data"] = []
+        return web.json_response(body, dumps=_dumps)
+    await resp.write(("]" + tail).encode())
+    await resp.write_eof()
+    return resp
