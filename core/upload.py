@@ -167,12 +167,13 @@ class ImageUploader:
 
     async def upload(self, account: UploadAccount, image: PreparedImage) -> UploadedImage:
         """Upload one image; raises ``UploadError`` naming the reference (``index`` 0-based, message 1-based)."""
-        fresh = False
+        stale: UploadToken | None = None  # a token upstream refused; never reused
         fresh_used = False
         attempt = 0
         while True:
+            token: UploadToken | None = None
             try:
-                token = await self._token(account, fresh=fresh)
+                token = await self._token(account, stale=stale)
                 uploaded = await self._once(account, image, token)
             except _Fault as fault:
                 retry = fault.transient and attempt + 1 < self.attempts and not (fault.fresh_token and fresh_used)
@@ -183,8 +184,7 @@ class ImageUploader:
                         ret=fault.ret,
                     ) from None
                 if fault.fresh_token:
-                    self._tokens.pop(account.key, None)
-                    fresh = fresh_used = True
+                    stale, fresh_used = token, True
                 delay = self.retry_base_s * (2**attempt) * (0.75 + self._rng.random() / 2)
                 attempt += 1
                 log.warning(
@@ -203,14 +203,13 @@ class ImageUploader:
 
     # ------------------------------------------------------------------------------------------------ STS
 
-    async def _token(self, account: UploadAccount, *, fresh: bool) -> UploadToken:
+    async def _token(self, account: UploadAccount, *, stale: UploadToken | None = None) -> UploadToken:
+        """The account's cached STS, or a new one when there is none, it expired, or it is ``stale`` (refused)."""
         lock = self._locks.setdefault(account.key, asyncio.Lock())
         async with lock:  # one get_upload_token per account at a time, even with parallel uploads
             cached = self._tokens.get(account.key)
-            if cached is not None and not fresh and cached.expires_at > self._clock():
-                return cached
-            if cached is not None and fresh and cached.expires_at > self._clock() + C.STS_CACHE_TTL_S:
-                return cached  # another upload already fetched a fresh one
+            if cached is not None and cached is not stale and cached.expires_at > self._clock():
+                return cached  # still valid, or a parallel upload already replaced the refused one
             try:
                 data = await self.upstream.call(account, C.PATH_UPLOAD_TOKEN, {"scene": C.UPLOAD_TOKEN_SCENE_IMAGEX})
             except JimengError as err:

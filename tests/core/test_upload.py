@@ -75,7 +75,7 @@ async def test_emulator_really_verifies_the_signature(fake_jimeng: FakeJimeng, h
     """The emulator's independent verifier refuses a signature made with the wrong secret (so passing means ours is right)."""
     acc = account(fake_jimeng)
     upstream = Upstream(http, upstream_url=fake_jimeng.url)
-    token = await ImageUploader(upstream)._token(acc, fresh=False)
+    token = await ImageUploader(upstream)._token(acc)
     query = [
         ("Action", "ApplyImageUpload"),
         ("Version", "2018-08-01"),
