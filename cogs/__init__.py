@@ -1,0 +1,1 @@
+"""Discord features, one module per feature (images, videos, account, errors)."""

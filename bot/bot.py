@@ -1,0 +1,177 @@
+"""The Bot: wiring of cogs, dynamic items, the translator, the fair queue, and command sync only on change."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.buttons import DYNAMIC_ITEMS
+from bot.checks import ChannelNotAllowed, channel_allowed
+from bot.i18n import Translator
+from bot.queue import FairQueue
+from bot.runner import Runner
+from bot.settings import BotConfig
+from core import Engine, JimengError, Job
+from core.media import RefImage
+
+log = logging.getLogger(__name__)
+
+SYNC_STATE_FILE = "discord_commands.json"
+REF_CACHE_JOBS = 200
+ADMIN_NOTICE_EVERY_S = 3600.0
+
+ErrorReporter = Callable[[discord.Interaction, BaseException], Awaitable[None]]
+
+
+class JimengTree(app_commands.CommandTree["JimengBot"]):
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        bot: JimengBot = interaction.client  # type: ignore[assignment]
+        if channel_allowed(bot.config.channel_ids, interaction):
+            return True
+        if interaction.type is discord.InteractionType.autocomplete:
+            return False
+        raise ChannelNotAllowed(bot.config.channel_ids)
+
+
+class JimengBot(commands.Bot):
+    def __init__(
+        self,
+        *,
+        engine: Engine,
+        config: BotConfig | None = None,
+        data_dir: Path | str = "data",
+        clock: Callable[[], float] = time.time,
+        **options: Any,
+    ) -> None:
+        self.config = config or BotConfig()
+        intents = discord.Intents.default()
+        intents.message_content = self.config.message_content
+        options.setdefault("help_command", None)
+        super().__init__(command_prefix=commands.when_mentioned, intents=intents, tree_cls=JimengTree, **options)
+        self.engine = engine
+        self.data_dir = Path(data_dir)
+        self.clock = clock
+        self.queue = FairQueue(self.config.member_jobs, capacity=self._capacity, max_waiting=self.config.member_queue)
+        self.runner = Runner(self)
+        self.error_reporter: ErrorReporter | None = None
+        self._refs: OrderedDict[str, list[RefImage]] = OrderedDict()
+        self._recent: OrderedDict[str, Job] = OrderedDict()
+        self._admin_noticed = float("-inf")
+        self.synced: list[str] = []  # scopes synced by this process ("global" or guild ids), for logs and tests
+
+    # ------------------------------------------------------------------------------------------- startup
+    async def setup_hook(self) -> None:
+        await self.tree.set_translator(Translator())
+        for ext in self.config.extensions:
+            await self.load_extension(ext)
+        self.add_dynamic_items(*DYNAMIC_ITEMS)
+        await self.sync_if_changed()
+
+    async def _payload(self, guild: discord.abc.Snowflake | None) -> list[dict[str, Any]]:
+        translator = self.tree.translator
+        out = []
+        for cmd in self.tree.get_commands(guild=guild):
+            if translator is not None:
+                out.append(await cmd.get_translated_payload(self.tree, translator))
+            else:
+                out.append(cmd.to_dict(self.tree))
+        return out
+
+    async def sync_if_changed(self) -> list[str]:
+        """Sync each scope (global, or the development guilds) only when its command payload changed since the last
+        sync recorded in the data directory. Discord allows 200 command creates a day."""
+        state_path = self.data_dir / SYNC_STATE_FILE
+        try:
+            state: dict[str, str] = json.loads(state_path.read_text())
+        except (OSError, ValueError):
+            state = {}
+        scopes: list[discord.Object | None]
+        if self.config.guild_ids:
+            scopes = [discord.Object(g) for g in self.config.guild_ids]
+            for scope in scopes:
+                self.tree.copy_global_to(guild=scope)
+        else:
+            scopes = [None]
+        synced = []
+        for scope in scopes:
+            payload = await self._payload(scope)
+            digest = hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+            key = f"{self.application_id}:{scope.id if scope else 'global'}"
+            if state.get(key) == digest:
+                continue
+            await self.tree.sync(guild=scope)
+            state[key] = digest
+            synced.append(str(scope.id) if scope else "global")
+        if synced:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            state_path.write_text(json.dumps(state, indent=1, sort_keys=True))
+            log.info("synced application commands: %s", ", ".join(synced))
+        else:
+            log.info("application commands unchanged; not syncing")
+        self.synced = synced
+        return synced
+
+    async def on_message(self, message: discord.Message) -> None:
+        """No prefix commands: messages are handled by cog listeners (reply-with-attachments) only."""
+
+    async def close(self) -> None:
+        await self.runner.close()
+        await super().close()
+
+    # ------------------------------------------------------------------------------------------- shared state
+    def _capacity(self) -> int:
+        if self.config.max_running:
+            return self.config.max_running
+        total = sum(s.limit for s in self.engine.status() if s.state != "invalid")
+        return max(1, total)
+
+    def jobs_started(self, job: Job) -> None:
+        self._recent[job.id] = job
+        while len(self._recent) > REF_CACHE_JOBS:
+            self._recent.popitem(last=False)
+
+    def remember_refs(self, job_id: str, refs: list[RefImage]) -> None:
+        """Reference images of a job, kept in memory so Reroll works (core does not store them)."""
+        if not refs:
+            return
+        self._refs[job_id] = refs
+        while len(self._refs) > REF_CACHE_JOBS:
+            self._refs.popitem(last=False)
+
+    def refs_of(self, job_id: str) -> list[RefImage] | None:
+        return self._refs.get(job_id)
+
+    async def report_error(self, interaction: discord.Interaction, error: BaseException) -> None:
+        """Send ``error`` to the one error handler (cogs/errors.py); log it if that is not loaded."""
+        if self.error_reporter is not None:
+            await self.error_reporter(interaction, error)
+        else:
+            log.error("unhandled error in an interaction", exc_info=error)
+
+    async def tell_admins(self, error: JimengError) -> None:
+        """An account's session expired: log it, and post in the admin channel when one is configured (hourly)."""
+        log.warning("a Jimeng session is invalid or expired (%s); update JIMENG_SESSION_IDS", error.message)
+        channel_id = self.config.admin_channel_id
+        now = self.clock()
+        if not channel_id or now - self._admin_noticed < ADMIN_NOTICE_EVERY_S:
+            return
+        self._admin_noticed = now
+        channel = self.get_channel(channel_id)
+        if isinstance(channel, discord.abc.Messageable):
+            masked = ", ".join(s.masked for s in self.engine.status() if s.state == "invalid") or "?"
+            try:
+                await channel.send(
+                    f"⚠️ Jimeng session expired or invalid: {masked}. Update JIMENG_SESSION_IDS and restart the bot."
+                )
+            except discord.HTTPException as exc:
+                log.warning("could not notify the admin channel (%s)", exc)

@@ -1,0 +1,195 @@
+"""Pure rendering: job events → status text, results → embeds, errors → friendly text (one isinstance ladder).
+
+Nothing here does I/O; tests call these functions directly.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import discord
+
+from bot.i18n import t
+from core import (
+    AuthError,
+    ContentRejectedError,
+    GenerationFailedError,
+    InvalidRequestError,
+    JimengError,
+    JobEvent,
+    JobResult,
+    JobState,
+    JobTimeoutError,
+    NoAccountError,
+    QuotaError,
+    RateLimitError,
+    RegionError,
+    RiskControlError,
+    TransportError,
+    UploadError,
+    UpstreamError,
+)
+
+PROMPT_PREVIEW = 180
+DESCRIPTION_MAX = 1500
+
+
+class BotError(Exception):
+    """An expected problem the bot explains itself: ``key`` names a message in the catalogue."""
+
+    def __init__(self, key: str, **kw: Any) -> None:
+        super().__init__(key)
+        self.key = key
+        self.kw = kw
+
+
+def _eta(lang: str, eta_s: float | None) -> str:
+    if eta_s is None or eta_s <= 0:
+        return ""
+    step = 5 if eta_s < 60 else 30
+    return t(lang, "eta", s=max(step, int(math.ceil(eta_s / step) * step)))
+
+
+def _where(lang: str, pos: int | None, total: int | None) -> str:
+    if not pos:
+        return ""
+    return t(lang, "where", pos=pos, total=max(total or pos, pos))
+
+
+def _headline(prompt: str) -> str:
+    text = " ".join(prompt.split())
+    if len(text) > PROMPT_PREVIEW:
+        text = text[: PROMPT_PREVIEW - 1] + "…"
+    return f"**{discord.utils.escape_markdown(text)}**" if text else ""
+
+
+def _compose(prompt: str, line: str, warning: str | None) -> str:
+    return "\n".join(p for p in (_headline(prompt), line, warning) if p)
+
+
+def waiting_text(lang: str, pos: int, total: int, *, prompt: str = "", warning: str | None = None) -> str:
+    """Status while the job waits in the bot's own fair queue (before any account is asked)."""
+    return _compose(prompt, t(lang, "waiting", pos=pos, total=max(pos, total)), warning)
+
+
+def status_text(ev: JobEvent, lang: str, *, kind: str = "image", prompt: str = "", warning: str | None = None) -> str:
+    """One status line per job state; the text changes only when something a member cares about changes."""
+    state = ev.state
+    if state is JobState.QUEUED:
+        line = t(lang, "queued", where=_where(lang, ev.queue_position, ev.queue_length), eta="")
+    elif state is JobState.UPLOADING:
+        line = t(lang, "uploading")
+    elif state is JobState.SUBMITTING:
+        line = t(lang, "submitting")
+    elif state is JobState.PENDING:
+        line = t(lang, "pending", where=_where(lang, ev.queue_position, ev.queue_length), eta=_eta(lang, ev.eta_s))
+    elif state is JobState.GENERATING:
+        if kind == "video":
+            line = t(lang, "generating_video", eta=_eta(lang, ev.eta_s))
+        else:
+            line = t(lang, "generating", done=ev.finished, total=ev.total or "?", eta=_eta(lang, ev.eta_s))
+    else:
+        line = t(lang, "delivering")
+    return _compose(prompt, line, warning)
+
+
+def delivering_text(lang: str, *, prompt: str = "", warning: str | None = None) -> str:
+    return _compose(prompt, t(lang, "delivering"), warning)
+
+
+def missing_post_permissions(perms: discord.Permissions) -> list[str]:
+    """Channel permissions the bot needs to post a late result itself, that it lacks."""
+    needed = {
+        "view_channel": "View Channel",
+        "send_messages": "Send Messages",
+        "attach_files": "Attach Files",
+        "embed_links": "Embed Links",
+    }
+    return [label for attr, label in needed.items() if not getattr(perms, attr)]
+
+
+# ----------------------------------------------------------------------------------------------- results
+def link_expiry(url: str) -> int | None:
+    """The ``x-expires`` epoch of a signed Jimeng URL, when it carries one."""
+    try:
+        values = parse_qs(urlsplit(url).query).get("x-expires")
+        return int(values[0]) if values else None
+    except ValueError:
+        return None
+
+
+def result_embed(
+    lang: str,
+    *,
+    kind: str,
+    prompt: str,
+    result: JobResult,
+    job_id: str,
+    links: Sequence[tuple[str, str]] = (),
+) -> discord.Embed:
+    """The embed that goes with a result: prompt, model, size, time; links for files too large to upload."""
+    title = t(lang, {"image": "image_title", "compose": "compose_title"}.get(kind, "video_title"))
+    text = prompt.strip()
+    if len(text) > DESCRIPTION_MAX:
+        text = text[: DESCRIPTION_MAX - 1] + "…"
+    embed = discord.Embed(title=title, description=discord.utils.escape_markdown(text) or None, colour=0x5865F2)
+    embed.add_field(name=t(lang, "f_model"), value=result.model or "?", inline=True)
+    if result.width and result.height:
+        embed.add_field(name=t(lang, "f_size"), value=f"{result.width}×{result.height}", inline=True)
+    embed.add_field(name=t(lang, "f_time"), value=t(lang, "seconds", s=f"{result.elapsed_s:.1f}"), inline=True)
+    if links:
+        lines = []
+        for name, url in links:
+            line = t(lang, "link", name=name, url=url)
+            expires = link_expiry(url)
+            if expires:
+                line += t(lang, "link_expires", when=f"<t:{expires}:R>")
+            lines.append(line)
+        embed.add_field(name=t(lang, "f_links"), value="\n".join(lines)[:1024], inline=False)
+    notes = list(result.notes)
+    if result.partial:
+        notes.insert(0, t(lang, "partial"))
+    if notes:
+        embed.add_field(name=t(lang, "f_notes"), value="\n".join(notes)[:1024], inline=False)
+    embed.set_footer(text=t(lang, "footer", job=job_id))
+    return embed
+
+
+# ----------------------------------------------------------------------------------------------- errors
+def error_text(err: BaseException, lang: str, *, job_id: str | None = None) -> str:
+    """The one mapping from an error to what a member reads (STYLE §4). Unknown errors get the apology."""
+    if isinstance(err, BotError):
+        return t(lang, err.key, **err.kw)
+    if isinstance(err, AuthError):
+        return t(lang, "e_auth")
+    if isinstance(err, QuotaError):
+        return t(lang, "e_quota")
+    if isinstance(err, RiskControlError):
+        return t(lang, "e_risk")
+    if isinstance(err, RateLimitError):
+        return t(lang, "e_rate", s=math.ceil(err.retry_after or 30))
+    if isinstance(err, ContentRejectedError):
+        return t(lang, "e_content")
+    if isinstance(err, RegionError):
+        return t(lang, "e_region")
+    if isinstance(err, JobTimeoutError):
+        return t(lang, "e_timeout", job=job_id or err.submit_id or "?")
+    if isinstance(err, UploadError):
+        return t(lang, "e_upload", n=(err.index or 0) + 1, reason=err.message)
+    if isinstance(err, InvalidRequestError):
+        return t(lang, "e_invalid", reason=err.message)
+    if isinstance(err, NoAccountError):
+        return t(lang, "e_no_account")
+    if isinstance(err, TransportError | UpstreamError):
+        return t(lang, "e_transport")
+    if isinstance(err, GenerationFailedError | JimengError):
+        return t(lang, "e_failed", reason=err.message)
+    return t(lang, "e_generic")
+
+
+def is_expected(err: BaseException) -> bool:
+    """Errors that need no traceback in the log."""
+    return isinstance(err, BotError | JimengError)

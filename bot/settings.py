@@ -1,0 +1,84 @@
+"""Discord settings (``DISCORD_*`` in the environment or ``.env``), read only by ``python -m bot``.
+
+The bot itself takes a plain :class:`BotConfig`, so tests never depend on the environment (STYLE §8).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from pydantic import Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from core.settings import MissingSettingError
+
+LOCALES = ("en-US", "zh-CN")
+
+
+def _ids(raw: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in raw.replace(";", ",").replace(" ", ",").split(",") if p.strip())
+
+
+@dataclass(frozen=True, slots=True)
+class BotConfig:
+    """What the running bot needs to know (defaults match the settings' defaults)."""
+
+    guild_ids: tuple[int, ...] = ()  # development guilds: commands sync there instantly instead of globally
+    channel_ids: tuple[int, ...] = ()  # allow-list; empty means every channel
+    member_jobs: int = 2  # concurrent jobs per member
+    member_queue: int = 5  # jobs a member may have waiting beyond those
+    max_running: int = 0  # jobs running at once across members; 0 = the accounts' total capacity
+    status_interval: float = 3.0  # seconds between edits of a status message
+    message_content: bool = False  # request the privileged Message Content intent
+    locale: str = "en-US"  # replies for members whose Discord language is neither English nor Chinese
+    admin_channel_id: int | None = None  # where "the session expired" notices go
+    interaction_deadline_s: float = 14 * 60.0  # after this, results go to the channel (tokens live 15 min)
+    extensions: tuple[str, ...] = field(default=("cogs.errors", "cogs.images", "cogs.videos", "cogs.account"))
+
+
+class DiscordSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DISCORD_", env_file=".env", extra="ignore")
+
+    token: SecretStr = SecretStr("")
+    guild_ids: str = ""
+    channel_ids: str = ""
+    member_jobs: int = Field(default=2, ge=1, le=10)
+    member_queue: int = Field(default=5, ge=0, le=50)
+    max_running: int = Field(default=0, ge=0, le=200)
+    status_interval: float = Field(default=3.0, ge=0.5, le=60)
+    message_content: bool = False
+    locale: str = "en-US"
+    admin_channel_id: int | None = None
+
+    def bot_config(self) -> BotConfig:
+        try:
+            guilds, channels = _ids(self.guild_ids), _ids(self.channel_ids)
+        except ValueError:
+            raise MissingSettingError("DISCORD_GUILD_IDS / DISCORD_CHANNEL_IDS must be comma-separated ids") from None
+        locale = self.locale if self.locale in LOCALES else "en-US"
+        return BotConfig(
+            guild_ids=guilds,
+            channel_ids=channels,
+            member_jobs=self.member_jobs,
+            member_queue=self.member_queue,
+            max_running=self.max_running,
+            status_interval=self.status_interval,
+            message_content=self.message_content,
+            locale=locale,
+            admin_channel_id=self.admin_channel_id,
+        )
+
+
+def load_discord_settings() -> DiscordSettings:
+    """Read ``DISCORD_*``; a missing token or a bad value is one readable ``MissingSettingError``."""
+    try:
+        settings = DiscordSettings()
+    except ValidationError as err:
+        first = err.errors()[0]
+        name = "DISCORD_" + str(first["loc"][0]).upper() if first.get("loc") else "a DISCORD_ setting"
+        raise MissingSettingError(f"{name} is invalid: {first['msg']}") from None
+    if not settings.token.get_secret_value().strip():
+        raise MissingSettingError(
+            "DISCORD_TOKEN is not set: put your bot token in .env (see docs/DISCORD.md, 'Creating the application')"
+        )
+    return settings

@@ -1,0 +1,71 @@
+"""Videos: /video with optional first/last frames. (The "Animate" button lives with the result buttons in bot/.)"""
+
+from __future__ import annotations
+
+import logging
+
+import discord
+from discord import app_commands
+from discord.app_commands import locale_str as _
+from discord.ext import commands
+
+from bot import actions
+from bot.bot import JimengBot
+from cogs.images import model_choices
+from core import VideoParams
+from core import constants as C
+
+log = logging.getLogger(__name__)
+
+VIDEO_RATIO_CHOICES = [app_commands.Choice(name=r, value=r) for r in C.VIDEO_RATIOS]
+VIDEO_RESOLUTION_CHOICES = [app_commands.Choice(name=r, value=r) for r in ("720p", "1080p")]
+
+
+class Videos(commands.Cog):
+    def __init__(self, bot: JimengBot) -> None:
+        self.bot = bot
+
+    @app_commands.command(
+        name=_("video"), description=_("Generate a video from a prompt (and optional first/last frames)")
+    )
+    @app_commands.rename(
+        prompt=_("prompt"),
+        model=_("model"),
+        duration=_("duration"),
+        ratio=_("ratio"),
+        resolution=_("resolution"),
+        first_frame=_("first_frame"),
+        last_frame=_("last_frame"),
+    )
+    @app_commands.describe(
+        prompt=_("What should happen in the video"),
+        model=_("Jimeng model (default: the server's default)"),
+        duration=_("Length in seconds"),
+        ratio=_("Aspect ratio"),
+        resolution=_("Output resolution"),
+        first_frame=_("Image to start from"),
+        last_frame=_("Image to end on"),
+    )
+    @app_commands.choices(ratio=VIDEO_RATIO_CHOICES, resolution=VIDEO_RESOLUTION_CHOICES)
+    @app_commands.guild_only()
+    async def video(
+        self,
+        interaction: discord.Interaction,
+        prompt: app_commands.Range[str, 0, 2000] = "",
+        model: str | None = None,
+        duration: app_commands.Range[int, 1, 15] | None = None,
+        ratio: str | None = None,
+        resolution: str | None = None,
+        first_frame: discord.Attachment | None = None,
+        last_frame: discord.Attachment | None = None,
+    ) -> None:
+        params = VideoParams(prompt=prompt, model=model or None, duration=duration, ratio=ratio, resolution=resolution)
+        await actions.launch_video(self.bot, interaction, params, first=first_frame, last=last_frame)
+
+    @video.autocomplete("model")
+    async def video_model(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+        return model_choices(self.bot, "video", current)
+
+
+async def setup(bot: JimengBot) -> None:
+    await bot.add_cog(Videos(bot))
