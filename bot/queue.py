@@ -1,7 +1,8 @@
 """The bot's own line: at most N running jobs per member, and a fair (round-robin) order across members.
 
-A member's third job waits behind their own two; when a slot frees up, the waiting job of the member with the fewest
-jobs running goes first (ties: who asked first). Every waiting job can see its position.
+A member's third job waits behind their own two; when a slot frees up, the waiting job of the member who has been
+served least in this busy period goes first (ties: who asked first), so one member's pile never starves the others.
+Every waiting job can see its position.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ class FairQueue:
         self._capacity = capacity
         self.max_waiting = max_waiting
         self._running: dict[int, int] = {}
+        self._served: dict[int, int] = {}  # jobs started per member since the line was last idle
         self._waiting: list[_Ticket] = []
         self._seq = itertools.count()
 
@@ -59,7 +61,7 @@ class FairQueue:
         for w in self._waiting:  # already in arrival order
             k = nth.get(w.member, 0)
             nth[w.member] = k + 1
-            keyed.append(((self._running.get(w.member, 0) + k) // self.per_member, w.seq, w))
+            keyed.append((self._served.get(w.member, 0) + k, w.seq, w))
         keyed.sort(key=lambda x: (x[0], x[1]))
         return [w for _, _, w in keyed]
 
@@ -77,13 +79,14 @@ class FairQueue:
         return not cap or self.running() < cap
 
     def _pump(self) -> None:
+        self._waiting = [w for w in self._waiting if not w.future.done()]  # cancelled waiters leave the line
         started = True
         while started:
             started = False
             for w in self._order():
                 if self._can_start(w.member):
                     self._waiting.remove(w)
-                    self._running[w.member] = self._running.get(w.member, 0) + 1
+                    self._start(w.member)
                     w.future.set_result(None)
                     started = True
                     break
@@ -97,6 +100,10 @@ class FairQueue:
                 except Exception:
                     log.exception("queue position callback failed")
 
+    def _start(self, member: int) -> None:
+        self._running[member] = self._running.get(member, 0) + 1
+        self._served[member] = self._served.get(member, 0) + 1
+
     def _release(self, member: int) -> None:
         left = self._running.get(member, 0) - 1
         if left > 0:
@@ -104,11 +111,13 @@ class FairQueue:
         else:
             self._running.pop(member, None)
         self._pump()
+        if not self._running and not self._waiting:
+            self._served.clear()
 
     @asynccontextmanager
     async def slot(self, member: int, *, on_position: PositionCallback | None = None) -> AsyncIterator[None]:
         if not self._waiting and self._can_start(member):
-            self._running[member] = self._running.get(member, 0) + 1
+            self._start(member)
         else:
             if self.waiting(member) >= self.max_waiting:
                 raise BotError("e_member_busy", n=self.running(member) + self.waiting(member))
