@@ -18,7 +18,7 @@ from pydantic import SecretStr
 
 from api.app import create_app
 from api.settings import ApiSettings
-from core import Engine, EngineConfig
+from core import Engine, EngineConfig, Timing
 from tests.core.support import FAST, sid
 from tests.fakes.jimeng import FakeJimeng
 
@@ -105,7 +105,7 @@ def make_api(fake: FakeJimeng, files_url: str) -> ApiFactory:
     """``async with make_api(keys="k1,k2", pool=POOL_SID, **api_settings) as api``. No keys: Bearer-session mode."""
 
     @asynccontextmanager
-    async def build(keys: str = "", pool: str = "", **settings: Any) -> AsyncIterator[Api]:
+    async def build(keys: str = "", pool: str = "", timing: Timing = FAST, **settings: Any) -> AsyncIterator[Api]:
         settings.setdefault("poll_after_ms", 100)
         settings.setdefault("stream_progress_s", 0.0)
         api_settings = ApiSettings(_env_file=None, keys=SecretStr(keys), port=0, **settings)  # type: ignore[call-arg]
@@ -113,7 +113,7 @@ def make_api(fake: FakeJimeng, files_url: str) -> ApiFactory:
             engine = Engine(
                 http,
                 EngineConfig(
-                    tokens=pool, upstream_url=fake.url, maintenance=False, timing=FAST, allow_private_urls=True
+                    tokens=pool, upstream_url=fake.url, maintenance=False, timing=timing, allow_private_urls=True
                 ),
             )
             await engine.start()
