@@ -136,6 +136,8 @@ async def launch_video(
     last: RefSource | None = None,
 ) -> None:
     """/video and Animate."""
+    if last is not None and first is None:
+        raise BotError("e_last_frame")
     frames = [f for f in (first, last) if f is not None]
     for n, ref in enumerate(frames, 1):
         if isinstance(ref, discord.Attachment) and not is_image_attachment(ref):

@@ -229,6 +229,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         ZH: "我看不到 {author} 那条消息里的图片：读取其他成员的消息需要 Message Content 权限（本机器人未开启）。"
         "请把图片附在你的回复里，或在那条消息上使用“用即梦合成”应用命令。",
     },
+    "e_last_frame": {EN: "A last frame needs a first frame too.", ZH: "有尾帧时也需要首帧。"},
     "e_file_too_big": {EN: "Image {n} is too large ({mb} MB).", ZH: "第 {n} 张图片太大（{mb} MB）。"},
     "e_not_image": {EN: "Attachment {n} ({name}) is not an image.", ZH: "第 {n} 个附件（{name}）不是图片。"},
 }
