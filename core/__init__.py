@@ -6,7 +6,7 @@ The interface front ends use (Engine, jobs, events, errors, downloads) is descri
 import logging
 
 from core.accounts import Account, AccountState, AccountStatus, ClaimResult, Credits
-from core.engine import Download, Engine, EngineConfig
+from core.engine import Engine, EngineConfig
 from core.errors import (
     APIError,
     AuthError,
@@ -32,6 +32,7 @@ from core.params import ImageParams, VideoParams
 from core.poller import Timing
 from core.registry import ModelInfo
 from core.results import Asset
+from core.retention import Download
 from core.tokens import Token, mask, parse_tokens
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())

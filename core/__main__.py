@@ -109,6 +109,7 @@ async def _main(a: argparse.Namespace) -> int:
     settings = load_settings()
     config = settings.engine_config()
     config.maintenance = False
+    config.data_dir = None  # one-shot: never resume (and double-poll) the jobs a running bot or API owns
     redactor = setup_logging("WARNING" if a.command != "credits" else settings.log_level)
     redactor.add(*(t.sessionid for t in config.tokens if not isinstance(t, str)))
     async with aiohttp.ClientSession() as http:
@@ -148,7 +149,7 @@ async def _dispatch(engine: Engine, a: argparse.Namespace) -> int:
     elif a.command == "compose":
         from core.media import RefImage
 
-        job = await engine.compose(_image_params(a), [RefImage.parse(x) for x in a.images])
+        job = await engine.compose(_image_params(a), [RefImage.parse(x, allow_path=True) for x in a.images])
     else:
         from core.media import RefImage
 
@@ -157,8 +158,8 @@ async def _dispatch(engine: Engine, a: argparse.Namespace) -> int:
         )
         job = await engine.video(
             params,
-            first_frame=RefImage.parse(a.first_frame) if a.first_frame else None,
-            last_frame=RefImage.parse(a.last_frame) if a.last_frame else None,
+            first_frame=RefImage.parse(a.first_frame, allow_path=True) if a.first_frame else None,
+            last_frame=RefImage.parse(a.last_frame, allow_path=True) if a.last_frame else None,
         )
     await _follow(job, a.quiet)
     for path in await _save(engine, job, Path(a.out)):

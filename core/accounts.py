@@ -146,6 +146,39 @@ class Account:
     def __repr__(self) -> str:
         return f"Account({self.masked}, {self.state.value}, {self.in_flight}/{self.limit})"
 
+    def snapshot(self) -> dict[str, Any]:
+        """What survives a restart (no secrets: the key is a fingerprint)."""
+        return {
+            "state": self.state.value,
+            "cooldown_until": self.cooldown_until,
+            "cooldown_level": self.cooldown_level,
+            "credits": self.credits.to_dict() if self.credits else None,
+            "credits_checked_at": self.credits_checked_at,
+            "last_claim_day": self.last_claim_day.isoformat() if self.last_claim_day else None,
+            "last_claim_ok": self.last_claim_ok,
+            "last_claim_message": self.last_claim_message,
+            "no_credits_day": self.no_credits_day.isoformat() if self.no_credits_day else None,
+            "last_error": self.last_error,
+        }
+
+    def restore(self, data: dict[str, Any]) -> None:
+        try:
+            self.state = AccountState(data.get("state", "ok"))
+            self.cooldown_until = float(data.get("cooldown_until") or 0.0)
+            self.cooldown_level = int(data.get("cooldown_level") or 0)
+            c = data.get("credits")
+            self.credits = Credits(c["gift"], c["purchase"], c["vip"]) if isinstance(c, dict) else None
+            self.credits_checked_at = data.get("credits_checked_at")
+            day = data.get("last_claim_day")
+            self.last_claim_day = date.fromisoformat(day) if day else None
+            self.last_claim_ok = data.get("last_claim_ok")
+            self.last_claim_message = str(data.get("last_claim_message") or "")
+            nday = data.get("no_credits_day")
+            self.no_credits_day = date.fromisoformat(nday) if nday else None
+            self.last_error = data.get("last_error")
+        except (KeyError, TypeError, ValueError):
+            log.warning("account %s: stored state unreadable; starting fresh", self.masked)
+
     def status(self) -> AccountStatus:
         return AccountStatus(
             masked=self.masked,
@@ -187,6 +220,7 @@ class AccountPool:
         self._accounts: dict[str, Account] = {}
         self._cond = asyncio.Condition()
         self._waiters: list[_Waiter] = []
+        self.on_change: Callable[[Account], None] | None = None  # persistence hook (the engine saves state)
 
     # ------------------------------------------------------------------------------------------------ membership
 
@@ -221,9 +255,17 @@ class AccountPool:
         self._refresh_state(acc)
         return acc.state is AccountState.OK
 
+    def _changed(self, acc: Account) -> None:
+        if self.on_change is not None:
+            self.on_change(acc)
+
     def note_refusal(self, acc: Account, err: JimengError) -> None:
         """Update an account after upstream refused it something."""
         acc.last_error = err.message
+        self._note_refusal(acc, err)
+        self._changed(acc)
+
+    def _note_refusal(self, acc: Account, err: JimengError) -> None:
         if isinstance(err, AuthError):
             acc.state = AccountState.INVALID
             log.warning("account %s: session invalid or expired (ret %s); set a new session id", acc.masked, err.ret)
@@ -247,8 +289,10 @@ class AccountPool:
         acc.cooldown_until = self._clock() + delay
 
     def note_success(self, acc: Account) -> None:
-        acc.cooldown_level = 0
-        acc.last_error = None
+        if acc.cooldown_level or acc.last_error:
+            acc.cooldown_level = 0
+            acc.last_error = None
+            self._changed(acc)
 
     # ------------------------------------------------------------------------------------------------ capacity
 
@@ -307,7 +351,9 @@ class AccountPool:
                 while True:
                     candidates = self._candidates(regions, among, excluded)
                     if not any(self.usable(a) for a in candidates):
-                        raise self.unavailable_error(candidates, last_error)
+                        soon = self._cooldown_left(candidates)
+                        if soon is None or soon > C.MAX_COOLDOWN_WAIT_S:
+                            raise self.unavailable_error(candidates, last_error)
                     pos = self._waiters.index(ticket)
                     ahead = self._waiters[:pos]
                     acc = self._pick(a for a in candidates if not any(w.wants(a) for w in ahead))
@@ -324,6 +370,12 @@ class AccountPool:
             finally:
                 self._waiters.remove(ticket)
                 self._cond.notify_all()
+
+    def _cooldown_left(self, candidates: Sequence[Account]) -> float | None:
+        """Seconds until the first cooling-down candidate is usable again (None if none is cooling down)."""
+        now = self._clock()
+        ends = [a.cooldown_until - now for a in candidates if a.state is AccountState.COOLDOWN]
+        return max(0.0, min(ends)) if ends else None
 
     def _next_wake(self) -> float | None:
         now = self._clock()
@@ -356,6 +408,7 @@ class AccountPool:
             raise
         acc.credits = parse_credits(data)
         acc.credits_checked_at = self._clock()
+        self._changed(acc)
         if acc.credits.total > 0 and acc.state is AccountState.NO_CREDITS:
             acc.state = AccountState.OK
             await self.wake()
@@ -380,6 +433,7 @@ class AccountPool:
             if isinstance(err, AuthError):
                 self.note_refusal(acc, err)
             log.warning("account %s: daily credit claim failed: %s", acc.masked, err.message)
+            self._changed(acc)
             return ClaimResult(acc.masked, ok=False, message=err.message)
         granted = int((data or {}).get("receive_quota") or 0) if isinstance(data, dict) else 0
         acc.last_claim_day = self._today()
@@ -388,4 +442,5 @@ class AccountPool:
         log.info("account %s: daily claim %s", acc.masked, acc.last_claim_message)
         if granted and acc.state is AccountState.NO_CREDITS:
             acc.state = AccountState.OK
+        self._changed(acc)
         return ClaimResult(acc.masked, ok=True, granted=granted, already=granted == 0, message=acc.last_claim_message)

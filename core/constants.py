@@ -259,6 +259,9 @@ RET_FAILOVER: Final = frozenset({"1015", "1006", "1019", "4013", "3000", "1010",
 COOLDOWN_BASE_S: Final = 60.0
 COOLDOWN_MAX_S: Final = 3600.0
 RATE_LIMIT_COOLDOWN_S: Final = 15.0
+RATE_LIMIT_COOLDOWN_BY_RET: Final[dict[str, float]] = {"1010": 3.0}  # concurrency limit: a job ends soon
+RATE_LIMIT_RETRIES: Final = 5  # per job, before a rate-limit refusal is reported to the caller
+MAX_COOLDOWN_WAIT_S: Final = 30.0  # a job waits for an account cooling down at most this long; longer → error
 
 # --------------------------------------------------------------------------------------------------------------------
 # Image sizes (§6)

@@ -9,10 +9,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Any, Literal
 
 import aiohttp
@@ -30,36 +31,56 @@ from core.errors import (
     JimengError,
     NoAccountError,
     QuotaError,
+    RateLimitError,
+    RiskControlError,
     TransportError,
+    UploadError,
+    classify_ret,
+    error_from_dict,
 )
 from core.jobs import Job, JobKind, JobRecord, JobResult, JobState, JobStore, MemoryJobStore
-from core.params import ImageParams, ImageSpec, VideoParams, VideoSpec, validate_image, validate_video
+from core.params import (
+    ImageParams,
+    ImageSpec,
+    VideoParams,
+    VideoSpec,
+    spec_from_dict,
+    validate_image,
+    validate_video,
+)
 from core.poller import AccountPoller, Durations, Resubmit, Timing
 from core.registry import Kind, ModelInfo, Registry
 from core.results import Asset
 from core.results import item_id as result_item_id
+from core.retention import Download, ResultKeeper, open_asset
+from core.store import SqliteJobStore
 from core.tokens import Token, parse_tokens
 from core.transport import Upstream
 
 log = logging.getLogger(__name__)
 
 
-@dataclass(slots=True)
-class Download:
-    """An open result file: its type, its size when known, and its bytes as an async iterator of chunks."""
+BuildBody = Callable[[str, C.Region, list[UploadedImage]], dict[str, Any]]
 
-    content_type: str
-    size: int | None
-    chunks: AsyncIterator[bytes]
 
-    async def read(self, limit: int | None = None) -> bytes:
-        """All bytes (at most ``limit``; more raises TransportError so nobody buffers a huge file by accident)."""
-        buf = bytearray()
-        async for chunk in self.chunks:
-            buf += chunk
-            if limit is not None and len(buf) > limit:
-                raise TransportError(f"the result file is larger than {limit} bytes")
-        return bytes(buf)
+def _t2i_builder(spec: ImageSpec) -> BuildBody:
+    def build(submit_id: str, region: C.Region, _: list[UploadedImage]) -> dict[str, Any]:
+        return t2i_body(spec, submit_id, region)
+
+    return build
+
+
+def _rebuild(spec: ImageSpec | VideoSpec) -> BuildBody | None:
+    """A body builder for a job that needs no reference images (text-to-image, text-to-video), else None."""
+    if isinstance(spec, ImageSpec):
+        return _t2i_builder(spec) if spec.references == 0 else None
+    if spec.frames:
+        return None
+
+    def build(submit_id: str, region: C.Region, _: list[UploadedImage]) -> dict[str, Any]:
+        return video_body(spec, submit_id, region)
+
+    return build
 
 
 class _Refused(Exception):
@@ -68,9 +89,6 @@ class _Refused(Exception):
     def __init__(self, error: APIError) -> None:
         super().__init__(error.message)
         self.error = error
-
-
-BuildBody = Callable[[str, C.Region, list[UploadedImage]], dict[str, Any]]
 
 
 @dataclass(slots=True)
@@ -88,6 +106,10 @@ class EngineConfig:
     max_resubmits: int = 1
     allow_private_urls: bool = False
     max_download_bytes: int = 20 * 1024 * 1024
+    data_dir: Path | None = None  # None: jobs live in memory only, results are not kept locally
+    keep_results: bool = True
+    retention_days: float = 7.0
+    max_storage_mb: int = 2048
 
 
 class Engine:
@@ -105,7 +127,22 @@ class Engine:
         self.upstream = Upstream(http, upstream_url=config.upstream_url, clock=clock)
         self.registry = Registry()
         self.pool = AccountPool(self.upstream, limit=config.account_concurrency, clock=clock, today=today)
-        self.store: JobStore = store or MemoryJobStore()
+        if store is None:
+            store = SqliteJobStore(config.data_dir / "jobs.sqlite3") if config.data_dir else MemoryJobStore()
+        self.store: JobStore = store
+        self.keeper: ResultKeeper | None = None
+        if config.data_dir is not None and config.keep_results:
+            self.keeper = ResultKeeper(
+                self.upstream,
+                self.store,
+                config.data_dir / "results",
+                retention_s=config.retention_days * 86400,
+                max_bytes=config.max_storage_mb * 1024 * 1024,
+            )
+        self._writes: set[asyncio.Task[None]] = set()  # account-state saves: flushed, never cancelled, at close
+        self._deliver: Callable[[Job], Awaitable[None]] | None = None
+        self._to_deliver: list[Job] = []
+        self.pool.on_change = self._persist_account
         self.durations = Durations()
         self._pollers: dict[str, AccountPoller] = {}
         self._jobs: dict[str, Job] = {}
@@ -119,8 +156,14 @@ class Engine:
     # ------------------------------------------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
+        await self.store.open()
+        saved = await self.store.load_accounts()
+        for acc in self.pool.accounts():
+            if acc.key in saved:
+                acc.restore(saved[acc.key])
         if self.config.load_catalogue:
             await self.load_catalogue()
+        await self._recover()
         if self.config.maintenance and self._maintenance is None:
             self._maintenance = asyncio.create_task(self._maintain_forever(), name="jimeng-maintenance")
 
@@ -134,6 +177,9 @@ class Engine:
         for p in self._pollers.values():
             await p.close()
         self._maintenance = None
+        if self._writes:
+            await asyncio.gather(*self._writes, return_exceptions=True)
+        await self.store.close()
 
     async def __aenter__(self) -> Engine:
         await self.start()
@@ -211,6 +257,8 @@ class Engine:
                 await self.claim_daily()
                 if self.config.load_catalogue:
                     await self.load_catalogue()
+                if self.keeper is not None:
+                    await self.keeper.evict()
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -260,11 +308,7 @@ class Engine:
     ) -> Job:
         """Text-to-image. Raises InvalidRequestError at once for bad input; otherwise returns a running Job."""
         spec = self.validate_image(params, accounts=accounts)
-
-        def build(submit_id: str, region: C.Region, _: list[UploadedImage]) -> dict[str, Any]:
-            return t2i_body(spec, submit_id, region)
-
-        return await self._launch("image", spec, build, owner=owner, among=accounts, total=spec.count)
+        return await self._launch("image", spec, _t2i_builder(spec), owner=owner, among=accounts, total=spec.count)
 
     async def compose(
         self,
@@ -331,28 +375,23 @@ class Engine:
         job.publish(JobState.QUEUED, total=total)
         self._jobs[job.id] = job
         await self._save(job)
-        task = asyncio.create_task(
-            self._run(job, spec, build, among=among, total=total, refs=refs or []), name=f"job:{job.id}"
-        )
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._spawn(job, self._attempt_accounts(job, spec, build, among=among, total=total, refs=refs or []))
         return job
 
-    async def _run(
-        self,
-        job: Job,
-        spec: ImageSpec | VideoSpec,
-        build: BuildBody,
-        *,
-        among: Sequence[Account] | None,
-        total: int,
-        refs: list[Any],
-    ) -> None:
+    def _spawn(self, job: Job, work: Coroutine[Any, Any, JobResult]) -> None:
+        task = asyncio.create_task(self._run(job, work), name=f"job:{job.id}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _run(self, job: Job, work: Coroutine[Any, Any, JobResult]) -> None:
         try:
-            result = await self._attempt_accounts(job, spec, build, among=among, total=total, refs=refs)
+            result = await work
+            if self.keeper is not None:
+                result = replace(result, assets=await self.keeper.keep(job.id, result.assets))
         except asyncio.CancelledError:
-            job.fail(JimengError("the service stopped before the job finished"))
-            await self._save(job)
+            if isinstance(self.store, MemoryJobStore):  # nothing will resume it: say so
+                job.fail(JimengError("the service stopped before the job finished"))
+                await self._save(job)
             raise
         except JimengError as err:
             job.fail(err)
@@ -362,6 +401,8 @@ class Engine:
         else:
             job.succeed(result)
         await self._save(job)
+        if job.recovered:
+            await self._hand_over(job)
 
     async def _attempt_accounts(
         self,
@@ -376,6 +417,7 @@ class Engine:
         tried: set[str] = set()
         claimed: set[str] = set()
         last_error: JimengError | None = None
+        rate_retries = 0
         model = spec.model
 
         def queued(pos: int, length: int) -> None:
@@ -387,7 +429,16 @@ class Engine:
             )
             job.account = acc.masked
             try:
-                uploaded = await self._upload(job, acc, refs) if refs else []
+                try:
+                    uploaded = await self._upload(job, acc, refs) if refs else []
+                except UploadError as upload_err:
+                    if upload_err.ret not in C.RET_FAILOVER:
+                        raise
+                    # The account itself was refused (expired session, risk control...): try the next one.
+                    self.pool.note_refusal(acc, classify_ret(upload_err.ret or ""))
+                    tried.add(acc.key)
+                    last_error = upload_err
+                    continue
                 body = build(job.submit_id, acc.region, uploaded)
                 while True:
                     try:
@@ -404,8 +455,16 @@ class Engine:
                         if err.ret not in C.RET_FAILOVER:
                             raise err from None
                         self.pool.note_refusal(acc, err)
-                        tried.add(acc.key)
                         last_error = err
+                        if isinstance(err, RateLimitError) and not isinstance(err, RiskControlError):
+                            rate_retries += 1
+                            if rate_retries > C.RATE_LIMIT_RETRIES:
+                                raise err from None
+                            log.info(
+                                "job %s: %s is busy (ret %s); waiting for a free slot", job.id, acc.masked, err.ret
+                            )
+                            break  # the account cools down briefly; acquire waits for it (or another account)
+                        tried.add(acc.key)
                         log.info("job %s: %s refused it (ret %s); trying another account", job.id, acc.masked, err.ret)
                         break
                     self.pool.note_success(acc)
@@ -437,35 +496,48 @@ class Engine:
         return poller
 
     async def _submit_and_poll(
-        self, job: Job, acc: Account, spec: ImageSpec | VideoSpec, body: dict[str, Any], total: int
+        self,
+        job: Job,
+        acc: Account,
+        spec: ImageSpec | VideoSpec,
+        body: dict[str, Any],
+        total: int,
+        *,
+        resume: Literal["unconfirmed", "confirmed"] | None = None,
     ) -> JobResult:
         kind: Literal["image", "video"] = "video" if isinstance(spec, VideoSpec) else "image"
         info = C.REGIONS[acc.region]
         referer = f"{info.web_origin}/ai-tool/generate?type={kind}"
         resubmits = 0
         while True:
-            job.publish(JobState.SUBMITTING)
-            await self._save(job, account_key=acc.key)
             unconfirmed = False
             queue_eta: float | None = None
-            try:
-                data = await self.upstream.call(acc, C.PATH_GENERATE, body, submit=True, referer=referer)
-            except APIError as err:
-                raise _Refused(err) from None
-            except TransportError as err:
-                if not err.maybe_sent:
-                    raise
-                # The reply was lost: upstream may or may not have the job. Poll for it by submit_id; if it never
-                # shows up, submit again with the same submit_id (never a second job for one request).
-                log.warning("job %s: submit reply lost (%s); checking whether Jimeng has it", job.id, err.message)
-                unconfirmed = True
+            if resume is not None:
+                # After a restart: the job row says where it was. Never submit blindly; poll by submit_id first.
+                unconfirmed, resume = resume == "unconfirmed", None
+                log.info("job %s: resuming on %s (%s)", job.id, acc.masked, "unconfirmed" if unconfirmed else "running")
             else:
-                aigc = (data or {}).get("aigc_data") if isinstance(data, dict) else None
-                if isinstance(aigc, dict):
-                    hid = aigc.get("history_record_id")
-                    job.history_id = str(hid) if hid else None
-                    cost = aigc.get("forecast_queue_cost")
-                    queue_eta = float(cost) if isinstance(cost, int | float) and cost > 0 else None
+                job.publish(JobState.SUBMITTING)
+                # Exactly once: the row with this submit_id and the exact body is on disk BEFORE the request leaves.
+                await self._save(job, account_key=acc.key, body=body)
+                try:
+                    data = await self.upstream.call(acc, C.PATH_GENERATE, body, submit=True, referer=referer)
+                except APIError as err:
+                    raise _Refused(err) from None
+                except TransportError as err:
+                    if not err.maybe_sent:
+                        raise
+                    # The reply was lost: upstream may or may not have the job. Poll for it by submit_id; if it
+                    # never shows up, submit again with the same submit_id (never a second job for one request).
+                    log.warning("job %s: submit reply lost (%s); checking whether Jimeng has it", job.id, err.message)
+                    unconfirmed = True
+                else:
+                    aigc = (data or {}).get("aigc_data") if isinstance(data, dict) else None
+                    if isinstance(aigc, dict):
+                        hid = aigc.get("history_record_id")
+                        job.history_id = str(hid) if hid else None
+                        cost = aigc.get("forecast_queue_cost")
+                        queue_eta = float(cost) if isinstance(cost, int | float) and cost > 0 else None
             job.publish(JobState.PENDING, total=total)
             await self._save(job, account_key=acc.key)
             future = self._poller(acc).track(
@@ -549,18 +621,144 @@ class Engine:
 
     @asynccontextmanager
     async def download(self, asset: Asset, *, chunk_size: int = 1 << 16) -> AsyncIterator[Download]:
-        """Stream a result file. Front ends use only this, so where the bytes come from (upstream now, a local copy
-        once the durable store keeps one) can change without them noticing."""
-        async with self.upstream.fetch(asset.url) as resp:
-            if resp.status != 200:
-                raise TransportError(f"the result file is no longer available (HTTP {resp.status})")
-            size = resp.content_length
-            ctype = resp.headers.get("content-type", "").split(";")[0] or (
-                "video/mp4" if asset.kind == "video" else "image/webp"
-            )
-            yield Download(content_type=ctype, size=size, chunks=resp.content.iter_chunked(chunk_size))
+        """Stream a result file: the local copy when the store kept one (it outlives upstream's signed URL), else
+        upstream. Front ends read results only through this."""
+        async with open_asset(self.upstream, asset, chunk_size=chunk_size) as dl:
+            yield dl
 
-    async def _save(self, job: Job, *, account_key: str | None = None) -> None:
+    # ------------------------------------------------------------------------------------------------ durability
+
+    def set_delivery_handler(self, handler: Callable[[Job], Awaitable[None]] | None) -> None:
+        """Who delivers jobs that outlived the process that started them (restart recovery). The handler gets each
+        such job once it is terminal; when it returns, the job is marked delivered. Front ends deliver their own
+        live jobs and call ``mark_delivered``."""
+        self._deliver = handler
+        if handler is not None and self._to_deliver:
+            pending, self._to_deliver = self._to_deliver, []
+            for job in pending:
+                self._track_task(asyncio.create_task(self._hand_over(job), name=f"deliver:{job.id}"))
+
+    async def mark_delivered(self, job_id: str) -> None:
+        await self.store.mark_delivered(job_id)
+
+    async def active_jobs(self, owner_key: str | None = None, owner_value: Any = None) -> int:
+        """Jobs not yet finished, counted from the store (so limits hold across restarts)."""
+        return await self.store.count_active(owner_key=owner_key, owner_value=owner_value)
+
+    async def job_record(self, job_id: str) -> JobRecord | None:
+        return await self.store.get(job_id)
+
+    def _track_task(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _hand_over(self, job: Job) -> None:
+        if self._deliver is None:
+            self._to_deliver.append(job)
+            return
+        try:
+            await self._deliver(job)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("delivering recovered job %s failed; it stays undelivered", job.id)
+            return
+        await self.store.mark_delivered(job.id)
+
+    def _persist_account(self, acc: Account) -> None:
+        if acc.pooled:
+            task = asyncio.create_task(self.store.save_account(acc.key, acc.snapshot()))
+            self._writes.add(task)
+            task.add_done_callback(self._writes.discard)
+
+    async def _recover(self) -> None:
+        """Resume every job a previous process left unfinished; hand finished-but-undelivered ones over again."""
+        for rec in await self.store.active():
+            if rec.id in self._jobs:
+                continue
+            try:
+                spec = spec_from_dict(rec.kind, rec.spec, self.registry)
+            except JimengError as err:
+                await self._fail_record(rec, err)
+                continue
+            job = Job(rec.kind, spec, owner=rec.owner, job_id=rec.id, submit_id=rec.submit_id)  # type: ignore[arg-type]
+            job.recovered, job.history_id = True, rec.history_id
+            total = spec.count if isinstance(spec, ImageSpec) else 1
+            acc = self.pool.get(rec.account_key) if rec.account_key else None
+            if rec.body is not None and rec.state in ("submitting", "pending", "generating"):
+                if acc is None or not acc.pooled:
+                    await self._fail_record(
+                        rec,
+                        JimengError("the service restarted and the account that ran this job is no longer configured"),
+                    )
+                    continue
+                self._jobs[job.id] = job
+                acc.in_flight += 1  # the slot it held before the restart
+                job.account = acc.masked
+                mode: Literal["unconfirmed", "confirmed"] = "unconfirmed" if rec.state == "submitting" else "confirmed"
+                job.publish(JobState.PENDING, total=total)
+                self._spawn(job, self._resume(job, acc, spec, rec.body, total, mode))
+            elif (build := _rebuild(spec)) is not None:
+                # Never submitted and needs no reference images: run it from the start (nothing was charged).
+                self._jobs[job.id] = job
+                job.publish(JobState.QUEUED, total=total)
+                self._spawn(job, self._attempt_accounts(job, spec, build, among=None, total=total, refs=[]))
+            else:
+                await self._fail_record(
+                    rec,
+                    JimengError("the service restarted before the reference images were uploaded; nothing was charged"),
+                )
+        for rec in await self.store.undelivered():
+            if rec.id in self._jobs:
+                continue
+            done = self._job_from_terminal(rec)
+            if done is not None:
+                self._jobs[done.id] = done
+                await self._hand_over(done)
+
+    async def _resume(
+        self,
+        job: Job,
+        acc: Account,
+        spec: ImageSpec | VideoSpec,
+        body: dict[str, Any],
+        total: int,
+        mode: Literal["unconfirmed", "confirmed"],
+    ) -> JobResult:
+        try:
+            return await self._submit_and_poll(job, acc, spec, body, total, resume=mode)
+        except _Refused as refused:
+            raise refused.error from None
+        finally:
+            await self.pool.release(acc)
+
+    async def _fail_record(self, rec: JobRecord, err: JimengError) -> None:
+        err.submit_id = rec.submit_id
+        rec.state, rec.error = JobState.FAILED.value, err.to_dict()
+        await self.store.save(rec)
+        log.warning("job %s could not be resumed: %s", rec.id, err.message)
+        job = self._job_from_terminal(rec)
+        if job is not None:
+            self._jobs[job.id] = job
+            if self._deliver is not None:
+                self._track_task(asyncio.create_task(self._hand_over(job)))
+            else:
+                self._to_deliver.append(job)
+
+    def _job_from_terminal(self, rec: JobRecord) -> Job | None:
+        try:
+            spec = spec_from_dict(rec.kind, rec.spec, self.registry)
+        except JimengError:
+            return None
+        job = Job(rec.kind, spec, owner=rec.owner, job_id=rec.id, submit_id=rec.submit_id)  # type: ignore[arg-type]
+        job.recovered, job.history_id = True, rec.history_id
+        if rec.state == JobState.SUCCEEDED.value and rec.result:
+            job.succeed(JobResult.from_dict(rec.result))
+        else:
+            job.fail(error_from_dict(rec.error or {}))
+        return job
+
+    async def _save(self, job: Job, *, account_key: str | None = None, body: dict[str, Any] | None = None) -> None:
         ev = job.last_event
         record = JobRecord(
             id=job.id,
@@ -571,8 +769,11 @@ class Engine:
             state=ev.state.value,
             account_key=account_key,
             history_id=job.history_id,
+            body=body,
             result=ev.result.to_dict() if ev.result else None,
             error=ev.error.to_dict() if ev.error else None,
+            finished=ev.finished,
+            total=ev.total,
         )
         try:
             await self.store.save(record)

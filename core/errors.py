@@ -206,7 +206,30 @@ def classify_ret(ret: str, errmsg: str = "", *, log_id: str | None = None, fail_
     message = _SAFE_MESSAGES[group] + detail
     kw: dict[str, Any] = {"ret": code, "log_id": log_id, "fail_code": fail_code or None}
     if cls is RateLimitError:
-        return RateLimitError(message, retry_after=C.RATE_LIMIT_COOLDOWN_S, **kw)
+        return RateLimitError(
+            message, retry_after=C.RATE_LIMIT_COOLDOWN_BY_RET.get(code, C.RATE_LIMIT_COOLDOWN_S), **kw
+        )
     if cls is RiskControlError:
         return RiskControlError(message, retry_after=C.COOLDOWN_BASE_S, **kw)
     return cls(message, **kw)
+
+
+def error_from_dict(data: dict[str, Any]) -> JimengError:
+    """Rebuild a stored error (``to_dict``) as the same class, for jobs that failed before a restart."""
+    classes = {cls.__name__: cls for cls in _all_subclasses(JimengError)}
+    cls = classes.get(str(data.get("type")), JimengError)
+    kw: dict[str, Any] = {k: data.get(k) for k in ("ret", "fail_code", "log_id", "submit_id")}
+    try:
+        err = cls(str(data.get("message") or "the job failed"), **kw)
+    except TypeError:
+        err = JimengError(str(data.get("message") or "the job failed"), **kw)
+    if isinstance(err, InvalidRequestError):
+        err.param = data.get("param")
+    return err
+
+
+def _all_subclasses(cls: type[JimengError]) -> list[type[JimengError]]:
+    out: list[type[JimengError]] = [cls]
+    for sub in cls.__subclasses__():
+        out.extend(_all_subclasses(sub))
+    return out

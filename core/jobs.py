@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any, Literal, Protocol
@@ -121,6 +121,7 @@ class Job:
         self.submit_id = submit_id or str(uuid.uuid4())
         self.history_id: str | None = None
         self.account: str | None = None  # masked
+        self.recovered = False  # started by a previous process; delivered through the engine's delivery handler
         self.created_at = time.time()
         self._clock = clock
         self._started = clock()
@@ -192,7 +193,7 @@ class Job:
 
 @dataclass(slots=True)
 class JobRecord:
-    """What a store keeps about a job (issue #4 adds SQLite; the default keeps it in memory)."""
+    """What a store keeps about a job. ``body`` is the exact generate body, written before it is sent."""
 
     id: str
     kind: str
@@ -202,33 +203,83 @@ class JobRecord:
     state: str
     account_key: str | None = None
     history_id: str | None = None
+    body: dict[str, Any] | None = None
     result: dict[str, Any] | None = None
     error: dict[str, Any] | None = None
+    finished: int = 0
+    total: int = 0
+    delivered_at: float | None = None
     created_at: float = field(default_factory=time.time)
     updated_at: float = field(default_factory=time.time)
 
 
+ACTIVE_STATES = frozenset(s.value for s in JobState if not s.terminal)
+
+
 class JobStore(Protocol):
+    """Where jobs and account state survive a restart. ``MemoryJobStore`` keeps them for the process only;
+    ``core.store.SqliteJobStore`` on disk."""
+
+    async def open(self) -> None: ...
+
+    async def close(self) -> None: ...
+
     async def save(self, record: JobRecord) -> None: ...
 
     async def get(self, job_id: str) -> JobRecord | None: ...
 
     async def list_owner(self, key: str, value: Any, limit: int = 20) -> list[JobRecord]: ...
 
+    async def active(self) -> list[JobRecord]: ...
+
+    async def undelivered(self) -> list[JobRecord]: ...
+
+    async def mark_delivered(self, job_id: str) -> None: ...
+
+    async def count_active(self, *, owner_key: str | None = None, owner_value: Any = None) -> int: ...
+
+    async def count_since(self, owner_key: str, owner_value: Any, since: float) -> int: ...
+
+    async def save_account(self, key: str, data: dict[str, Any]) -> None: ...
+
+    async def load_accounts(self) -> dict[str, dict[str, Any]]: ...
+
+    async def add_file(self, path: str, job_id: str, size: int) -> None: ...
+
+    async def files_to_evict(self, *, older_than: float, max_bytes: int) -> list[str]: ...
+
+    async def forget_files(self, paths: Sequence[str]) -> None: ...
+
 
 class MemoryJobStore:
-    """Default store: keeps the most recent jobs in memory (lost on restart)."""
+    """Default store when no data directory is given: everything lives in memory (lost on restart)."""
 
-    def __init__(self, keep: int = 1000) -> None:
+    def __init__(self, keep: int = 5000) -> None:
         self._records: dict[str, JobRecord] = {}
+        self._accounts: dict[str, dict[str, Any]] = {}
+        self._files: dict[str, tuple[str, int, float]] = {}
         self._keep = keep
+
+    async def open(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
 
     async def save(self, record: JobRecord) -> None:
         record.updated_at = time.time()
+        old = self._records.get(record.id)
+        if old is not None:
+            record.body = record.body or old.body
+            record.account_key = record.account_key or old.account_key
+            record.history_id = record.history_id or old.history_id
+            record.delivered_at = record.delivered_at or old.delivered_at
+            record.created_at = old.created_at
         self._records[record.id] = record
         if len(self._records) > self._keep:
-            oldest = min(self._records.values(), key=lambda r: r.updated_at)
-            self._records.pop(oldest.id, None)
+            done = [r for r in self._records.values() if r.state not in ACTIVE_STATES]
+            if done:
+                self._records.pop(min(done, key=lambda r: r.updated_at).id, None)
 
     async def get(self, job_id: str) -> JobRecord | None:
         return self._records.get(job_id)
@@ -236,3 +287,46 @@ class MemoryJobStore:
     async def list_owner(self, key: str, value: Any, limit: int = 20) -> list[JobRecord]:
         hits = [r for r in self._records.values() if r.owner.get(key) == value]
         return sorted(hits, key=lambda r: r.created_at, reverse=True)[:limit]
+
+    async def active(self) -> list[JobRecord]:
+        return sorted((r for r in self._records.values() if r.state in ACTIVE_STATES), key=lambda r: r.created_at)
+
+    async def undelivered(self) -> list[JobRecord]:
+        return [r for r in self._records.values() if r.state not in ACTIVE_STATES and r.delivered_at is None]
+
+    async def mark_delivered(self, job_id: str) -> None:
+        if job_id in self._records:
+            self._records[job_id].delivered_at = time.time()
+
+    async def count_active(self, *, owner_key: str | None = None, owner_value: Any = None) -> int:
+        return sum(
+            1
+            for r in self._records.values()
+            if r.state in ACTIVE_STATES and (owner_key is None or r.owner.get(owner_key) == owner_value)
+        )
+
+    async def count_since(self, owner_key: str, owner_value: Any, since: float) -> int:
+        return sum(1 for r in self._records.values() if r.owner.get(owner_key) == owner_value and r.created_at >= since)
+
+    async def save_account(self, key: str, data: dict[str, Any]) -> None:
+        self._accounts[key] = dict(data)
+
+    async def load_accounts(self) -> dict[str, dict[str, Any]]:
+        return dict(self._accounts)
+
+    async def add_file(self, path: str, job_id: str, size: int) -> None:
+        self._files[path] = (job_id, size, time.time())
+
+    async def files_to_evict(self, *, older_than: float, max_bytes: int) -> list[str]:
+        rows = sorted(self._files.items(), key=lambda kv: kv[1][2])
+        total = sum(size for _, (_, size, _) in rows)
+        out: list[str] = []
+        for path, (_, size, created) in rows:
+            if created < older_than or total > max_bytes:
+                out.append(path)
+                total -= size
+        return out
+
+    async def forget_files(self, paths: Sequence[str]) -> None:
+        for p in paths:
+            self._files.pop(p, None)

@@ -316,3 +316,15 @@ def _describe_durations(durations: tuple[int, ...]) -> str:
     if len(durations) > 3 and list(durations) == list(range(durations[0], durations[-1] + 1)):
         return f"{durations[0]}–{durations[-1]}"
     return ", ".join(map(str, durations))
+
+
+def spec_from_dict(kind: str, data: dict[str, Any], registry: Registry) -> ImageSpec | VideoSpec:
+    """Rebuild a stored spec (``to_dict``) against the current registry (restart recovery, buttons)."""
+    model = registry.get(str(data.get("model")))
+    if model is None:
+        raise InvalidRequestError(f"model '{data.get('model')}' is no longer known", param="model")
+    fields = {k: v for k, v in data.items() if k != "model"}
+    fields["notes"] = tuple(fields.get("notes") or ())
+    if kind == "video":
+        return VideoSpec(model=model, **{k: fields[k] for k in VideoSpec.__slots__ if k in fields})
+    return ImageSpec(model=model, **{k: fields[k] for k in ImageSpec.__slots__ if k in fields})

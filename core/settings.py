@@ -32,6 +32,9 @@ class JimengSettings(BaseSettings):
     allow_private_urls: bool = False
     max_download_mb: int = Field(default=20, ge=1, le=200)
     data_dir: Path = Path("./data")
+    keep_results: bool = True
+    retention_days: float = Field(default=7.0, gt=0)
+    max_storage_mb: int = Field(default=2048, ge=10)
     log_level: str = "INFO"
     image_deadline_s: float = C.IMAGE_DEADLINE_S
     video_deadline_s: float = C.VIDEO_DEADLINE_S
@@ -61,6 +64,10 @@ class JimengSettings(BaseSettings):
             default_video_model=self.default_video_model,
             allow_private_urls=self.allow_private_urls,
             max_download_bytes=self.max_download_mb * 1024 * 1024,
+            data_dir=self.data_dir,
+            keep_results=self.keep_results,
+            retention_days=self.retention_days,
+            max_storage_mb=self.max_storage_mb,
             timing=Timing(
                 image_deadline=self.image_deadline_s,
                 video_deadline=self.video_deadline_s,

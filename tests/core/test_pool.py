@@ -185,3 +185,31 @@ async def test_adhoc_accounts_are_kept_apart_from_the_pool(fake_jimeng: FakeJime
         with pytest.raises(InvalidRequestError):
             await engine.imagine(ImageParams(prompt="x", model="nanobanana"), accounts=mine)
     assert fake_jimeng.calls(GEN)[0].sessionid == sid("caller")
+
+
+async def test_concurrency_limit_1010_waits_and_retries_instead_of_failing(fake_jimeng: FakeJimeng) -> None:
+    fake_jimeng.add_account(sid("a")).fail_generate = ["1010"]
+    async with engine_for(fake_jimeng, sid("a")) as engine:
+        job = await engine.imagine(ImageParams(prompt="busy", count=1))
+        result = await job.wait()
+        assert result.images
+    submits = fake_jimeng.calls(GEN)
+    assert len(submits) == 2 and submits[1].time - submits[0].time >= 2.5  # backed off, then the same account
+
+
+async def test_expired_session_during_upload_fails_over(fake_jimeng: FakeJimeng) -> None:
+    from io import BytesIO
+
+    from PIL import Image
+
+    from core.media import RefImage
+
+    buf = BytesIO()
+    Image.new("RGB", (64, 48), "teal").save(buf, "PNG")
+    fake_jimeng.add_account(sid("dead"), valid=False)
+    fake_jimeng.add_account(sid("live"))
+    async with engine_for(fake_jimeng, f"{sid('dead')},{sid('live')}") as engine:
+        job = await engine.compose(ImageParams(prompt="blend", count=1), [RefImage.from_bytes(buf.getvalue())])
+        result = await job.wait()
+        assert result.images and engine.accounts()[0].state is AccountState.INVALID
+    assert [r.sessionid for r in fake_jimeng.calls(GEN)] == [sid("live")]

@@ -428,6 +428,7 @@ class FakeJimeng:
         self.upload_faults: list[str] = []
         self.common_config_enabled = True
         self.duplicate_submits = 0
+        self.generate_delay = 0.0  # seconds to hold an accepted generate's reply
         self._jobs_by_history: dict[str, FakeJob] = {}
         self._ledger: dict[str, list[dict]] = {}
         self._sts: dict[str, _Sts] = {}
@@ -744,6 +745,10 @@ class FakeJimeng:
         if duplicate:
             self.duplicate_submits += 1
         now = self.clock()
+        if self.generate_delay:
+            # The job exists (and is charged) but the reply is held back: lets a test kill the client between
+            # "submit sent" and "reply read".
+            await asyncio.sleep(self.generate_delay)
         return self._mweb("0", {"aigc_data": self._record(job, now, for_generate=True)})
 
     def _parse_and_submit(self, acct: FakeAccount, body: Any) -> tuple[FakeJob, bool]:

@@ -1,0 +1,144 @@
+"""Results that outlive signed URLs: local copies in the data directory, with a retention period and a disk cap.
+
+Jimeng's result URLs expire within hours. On success the engine downloads every file at once (streaming, bounded
+concurrency) into ``<data_dir>/results/<job id>/``; front ends read results through ``Engine.download``, which
+prefers the local copy. Old files are evicted by age, then oldest first while the total is over the cap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import mimetypes
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from core.errors import JimengError, TransportError
+from core.results import Asset
+from core.transport import Upstream
+
+log = logging.getLogger(__name__)
+
+CHUNK = 1 << 16
+_EXT_BY_TYPE = {"image/webp": ".webp", "image/jpeg": ".jpg", "image/png": ".png", "video/mp4": ".mp4"}
+
+
+@dataclass(slots=True)
+class Download:
+    """An open result file: its type, its size when known, and its bytes as an async iterator of chunks."""
+
+    content_type: str
+    size: int | None
+    chunks: AsyncIterator[bytes]
+
+    async def read(self, limit: int | None = None) -> bytes:
+        """All bytes (at most ``limit``; more raises TransportError so nobody buffers a huge file by accident)."""
+        buf = bytearray()
+        async for chunk in self.chunks:
+            buf += chunk
+            if limit is not None and len(buf) > limit:
+                raise TransportError(f"the result file is larger than {limit} bytes")
+        return bytes(buf)
+
+
+async def _file_chunks(path: Path, chunk_size: int) -> AsyncIterator[bytes]:
+    fh = await asyncio.to_thread(path.open, "rb")
+    try:
+        while chunk := await asyncio.to_thread(fh.read, chunk_size):
+            yield chunk
+    finally:
+        await asyncio.to_thread(fh.close)
+
+
+@asynccontextmanager
+async def open_asset(upstream: Upstream, asset: Asset, *, chunk_size: int = CHUNK) -> AsyncIterator[Download]:
+    """The local copy when there is one, else the upstream URL."""
+    if asset.path:
+        path = Path(asset.path)
+        try:
+            size = (await asyncio.to_thread(path.stat)).st_size
+        except OSError:
+            size = None
+        if size is not None:
+            ctype = mimetypes.guess_type(path.name)[0] or ("video/mp4" if asset.kind == "video" else "image/webp")
+            yield Download(content_type=ctype, size=size, chunks=_file_chunks(path, chunk_size))
+            return
+    async with upstream.fetch(asset.url) as resp:
+        if resp.status != 200:
+            raise TransportError(f"the result file is no longer available (HTTP {resp.status})")
+        ctype = resp.headers.get("content-type", "").split(";")[0] or (
+            "video/mp4" if asset.kind == "video" else "image/webp"
+        )
+        yield Download(content_type=ctype, size=resp.content_length, chunks=resp.content.iter_chunked(chunk_size))
+
+
+class ResultKeeper:
+    def __init__(
+        self,
+        upstream: Upstream,
+        store: Any,
+        root: Path,
+        *,
+        retention_s: float,
+        max_bytes: int,
+        concurrency: int = 4,
+    ) -> None:
+        self.upstream = upstream
+        self.store = store
+        self.root = root
+        self.retention_s = retention_s
+        self.max_bytes = max_bytes
+        self._sem = asyncio.Semaphore(concurrency)
+
+    async def keep(self, job_id: str, assets: tuple[Asset, ...]) -> tuple[Asset, ...]:
+        """Download every asset; an asset whose download fails keeps only its upstream URL."""
+        folder = self.root / job_id
+        await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
+        kept = await asyncio.gather(*(self._one(folder, job_id, i, a) for i, a in enumerate(assets, 1)))
+        await self.evict()
+        return tuple(kept)
+
+    async def _one(self, folder: Path, job_id: str, index: int, asset: Asset) -> Asset:
+        async with self._sem:
+            try:
+                async with self.upstream.fetch(asset.url) as resp:
+                    if resp.status != 200:
+                        raise TransportError(f"HTTP {resp.status}")
+                    ctype = resp.headers.get("content-type", "").split(";")[0]
+                    ext = (
+                        _EXT_BY_TYPE.get(ctype)
+                        or mimetypes.guess_extension(ctype)
+                        or (".mp4" if asset.kind == "video" else ".webp")
+                    )
+                    path = folder / f"{index}{ext}"
+                    tmp = path.with_suffix(path.suffix + ".part")
+                    fh = await asyncio.to_thread(tmp.open, "wb")
+                    size = 0
+                    try:
+                        async for chunk in resp.content.iter_chunked(CHUNK):
+                            size += len(chunk)
+                            await asyncio.to_thread(fh.write, chunk)
+                    finally:
+                        await asyncio.to_thread(fh.close)
+                    await asyncio.to_thread(tmp.replace, path)
+            except (JimengError, OSError) as err:
+                log.warning("job %s: could not keep result %d locally (%s); the upstream URL stays", job_id, index, err)
+                return asset
+        await self.store.add_file(str(path), job_id, size)
+        return replace(asset, path=str(path))
+
+    async def evict(self) -> int:
+        paths = await self.store.files_to_evict(older_than=time.time() - self.retention_s, max_bytes=self.max_bytes)
+        for p in paths:
+            try:
+                await asyncio.to_thread(Path(p).unlink, missing_ok=True)
+            except OSError as err:
+                log.warning("could not delete old result %s: %s", p, err)
+        await self.store.forget_files(paths)
+        if paths:
+            log.info("evicted %d old result file(s)", len(paths))
+        return len(paths)

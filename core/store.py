@@ -1,0 +1,291 @@
+"""The durable job store: SQLite in the data directory (WAL), used without blocking the event loop.
+
+One connection, used from worker threads one call at a time (an asyncio lock serialises them). The schema is
+versioned with ``PRAGMA user_version`` and plain forward migrations. The interface (``JobStore`` in core.jobs plus
+the account and retention calls here) is narrow enough for a server database to implement later.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sqlite3
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+from core.jobs import ACTIVE_STATES as ACTIVE
+from core.jobs import JobRecord
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+ACTIVE_STATES = tuple(sorted(ACTIVE))
+
+MIGRATIONS: list[str] = [
+    # 1: jobs and account state
+    """
+    CREATE TABLE jobs (
+        id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        spec TEXT NOT NULL,
+        owner TEXT NOT NULL,
+        submit_id TEXT NOT NULL UNIQUE,
+        state TEXT NOT NULL,
+        account_key TEXT,
+        history_id TEXT,
+        body TEXT,
+        result TEXT,
+        error TEXT,
+        finished INTEGER NOT NULL DEFAULT 0,
+        total INTEGER NOT NULL DEFAULT 0,
+        delivered_at REAL,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL
+    );
+    CREATE INDEX jobs_state ON jobs(state);
+    CREATE INDEX jobs_account ON jobs(account_key, state);
+    CREATE TABLE accounts (
+        key TEXT PRIMARY KEY,
+        data TEXT NOT NULL,
+        updated_at REAL NOT NULL
+    );
+    CREATE TABLE files (
+        path TEXT PRIMARY KEY,
+        job_id TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        created_at REAL NOT NULL
+    );
+    CREATE INDEX files_created ON files(created_at);
+    """,
+]
+
+_JOB_COLUMNS = (
+    "id, kind, spec, owner, submit_id, state, account_key, history_id, body, result, error, finished, total, "
+    "delivered_at, created_at, updated_at"
+)
+
+
+def _loads(raw: str | None) -> Any:
+    return json.loads(raw) if raw else None
+
+
+def _dumps(value: Any) -> str | None:
+    return None if value is None else json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _row_to_record(row: sqlite3.Row) -> JobRecord:
+    return JobRecord(
+        id=row["id"],
+        kind=row["kind"],
+        spec=_loads(row["spec"]) or {},
+        owner=_loads(row["owner"]) or {},
+        submit_id=row["submit_id"],
+        state=row["state"],
+        account_key=row["account_key"],
+        history_id=row["history_id"],
+        body=_loads(row["body"]),
+        result=_loads(row["result"]),
+        error=_loads(row["error"]),
+        finished=row["finished"],
+        total=row["total"],
+        delivered_at=row["delivered_at"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+class SqliteJobStore:
+    """Jobs, account state and retained result files in one SQLite database."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._conn: sqlite3.Connection | None = None
+        self._lock = asyncio.Lock()
+
+    # ------------------------------------------------------------------------------------------------ plumbing
+
+    async def open(self) -> None:
+        if self._conn is None:
+            self._conn = await asyncio.to_thread(self._open_sync)
+
+    def _open_sync(self) -> sqlite3.Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA foreign_keys=ON")
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        for number, sql in enumerate(MIGRATIONS[version:], start=version + 1):
+            conn.executescript(f"BEGIN; {sql}; PRAGMA user_version={number}; COMMIT;")
+            log.info("job store %s migrated to schema %d", self.path, number)
+        return conn
+
+    async def close(self) -> None:
+        async with self._lock:
+            if self._conn is not None:
+                conn, self._conn = self._conn, None
+                await asyncio.to_thread(conn.close)
+
+    async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        await self.open()
+        async with self._lock:
+            conn = self._conn
+            assert conn is not None
+            return await asyncio.to_thread(fn, conn)
+
+    # ------------------------------------------------------------------------------------------------ jobs
+
+    async def save(self, record: JobRecord) -> None:
+        record.updated_at = time.time()
+        values = (
+            record.id,
+            record.kind,
+            _dumps(record.spec),
+            _dumps(record.owner),
+            record.submit_id,
+            record.state,
+            record.account_key,
+            record.history_id,
+            _dumps(record.body),
+            _dumps(record.result),
+            _dumps(record.error),
+            record.finished,
+            record.total,
+            record.delivered_at,
+            record.created_at,
+            record.updated_at,
+        )
+
+        def write(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                f"INSERT INTO jobs ({_JOB_COLUMNS}) VALUES ({', '.join('?' * 16)}) "
+                "ON CONFLICT(id) DO UPDATE SET state=excluded.state, "
+                "account_key=COALESCE(excluded.account_key, jobs.account_key), "
+                "history_id=COALESCE(excluded.history_id, jobs.history_id), body=COALESCE(excluded.body, jobs.body), "
+                "result=excluded.result, error=excluded.error, finished=excluded.finished, total=excluded.total, "
+                "delivered_at=COALESCE(excluded.delivered_at, jobs.delivered_at), updated_at=excluded.updated_at",
+                values,
+            )
+
+        await self._run(write)
+
+    async def get(self, job_id: str) -> JobRecord | None:
+        def read(conn: sqlite3.Connection) -> JobRecord | None:
+            row = conn.execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,)).fetchone()
+            return _row_to_record(row) if row else None
+
+        return await self._run(read)
+
+    async def list_owner(self, key: str, value: Any, limit: int = 20) -> list[JobRecord]:
+        def read(conn: sqlite3.Connection) -> list[JobRecord]:
+            rows = conn.execute(
+                f"SELECT {_JOB_COLUMNS} FROM jobs WHERE json_extract(owner, ?) = ? ORDER BY created_at DESC LIMIT ?",
+                (f"$.{key}", value, limit),
+            ).fetchall()
+            return [_row_to_record(r) for r in rows]
+
+        return await self._run(read)
+
+    async def active(self) -> list[JobRecord]:
+        """Every job that has not reached a terminal state, oldest first."""
+
+        def read(conn: sqlite3.Connection) -> list[JobRecord]:
+            marks = ",".join("?" * len(ACTIVE_STATES))
+            rows = conn.execute(
+                f"SELECT {_JOB_COLUMNS} FROM jobs WHERE state IN ({marks}) ORDER BY created_at", ACTIVE_STATES
+            ).fetchall()
+            return [_row_to_record(r) for r in rows]
+
+        return await self._run(read)
+
+    async def undelivered(self) -> list[JobRecord]:
+        """Terminal jobs whose result or failure the front end has not confirmed as delivered."""
+
+        def read(conn: sqlite3.Connection) -> list[JobRecord]:
+            rows = conn.execute(
+                f"SELECT {_JOB_COLUMNS} FROM jobs WHERE state IN ('succeeded','failed') AND delivered_at IS NULL "
+                "ORDER BY updated_at"
+            ).fetchall()
+            return [_row_to_record(r) for r in rows]
+
+        return await self._run(read)
+
+    async def mark_delivered(self, job_id: str) -> None:
+        now = time.time()
+        await self._run(lambda c: c.execute("UPDATE jobs SET delivered_at = ? WHERE id = ?", (now, job_id)))
+
+    async def count_active(self, *, owner_key: str | None = None, owner_value: Any = None) -> int:
+        def read(conn: sqlite3.Connection) -> int:
+            marks = ",".join("?" * len(ACTIVE_STATES))
+            sql = f"SELECT COUNT(*) FROM jobs WHERE state IN ({marks})"
+            args: list[Any] = list(ACTIVE_STATES)
+            if owner_key is not None:
+                sql += " AND json_extract(owner, ?) = ?"
+                args += [f"$.{owner_key}", owner_value]
+            return int(conn.execute(sql, args).fetchone()[0])
+
+        return await self._run(read)
+
+    async def count_since(self, owner_key: str, owner_value: Any, since: float) -> int:
+        """Jobs an owner created since a time (per-key daily quotas)."""
+        return await self._run(
+            lambda c: int(
+                c.execute(
+                    "SELECT COUNT(*) FROM jobs WHERE json_extract(owner, ?) = ? AND created_at >= ?",
+                    (f"$.{owner_key}", owner_value, since),
+                ).fetchone()[0]
+            )
+        )
+
+    # ------------------------------------------------------------------------------------------------ accounts
+
+    async def save_account(self, key: str, data: dict[str, Any]) -> None:
+        raw = _dumps(data)
+        now = time.time()
+        await self._run(
+            lambda c: c.execute(
+                "INSERT INTO accounts (key, data, updated_at) VALUES (?, ?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at",
+                (key, raw, now),
+            )
+        )
+
+    async def load_accounts(self) -> dict[str, dict[str, Any]]:
+        def read(conn: sqlite3.Connection) -> dict[str, dict[str, Any]]:
+            return {row["key"]: _loads(row["data"]) for row in conn.execute("SELECT key, data FROM accounts")}
+
+        return await self._run(read)
+
+    # ------------------------------------------------------------------------------------------------ files
+
+    async def add_file(self, path: str, job_id: str, size: int) -> None:
+        now = time.time()
+        await self._run(
+            lambda c: c.execute(
+                "INSERT OR REPLACE INTO files (path, job_id, size, created_at) VALUES (?, ?, ?, ?)",
+                (path, job_id, size, now),
+            )
+        )
+
+    async def files_to_evict(self, *, older_than: float, max_bytes: int) -> list[str]:
+        """Files past retention, then the oldest until the total fits under ``max_bytes``."""
+
+        def read(conn: sqlite3.Connection) -> list[str]:
+            rows = conn.execute("SELECT path, size, created_at FROM files ORDER BY created_at").fetchall()
+            total = sum(r["size"] for r in rows)
+            out: list[str] = []
+            for r in rows:
+                if r["created_at"] < older_than or total > max_bytes:
+                    out.append(r["path"])
+                    total -= r["size"]
+            return out
+
+        return await self._run(read)
+
+    async def forget_files(self, paths: Sequence[str]) -> None:
+        if paths:
+            await self._run(lambda c: c.executemany("DELETE FROM files WHERE path = ?", [(p,) for p in paths]))
