@@ -21,7 +21,7 @@ from bot.i18n import Translator
 from bot.queue import FairQueue
 from bot.runner import Runner
 from bot.settings import BotConfig
-from core import Engine, JimengError, Job
+from core import Engine, JimengError
 from core.media import RefImage
 
 log = logging.getLogger(__name__)
@@ -65,7 +65,6 @@ class JimengBot(commands.Bot):
         self.runner = Runner(self)
         self.error_reporter: ErrorReporter | None = None
         self._refs: OrderedDict[str, list[RefImage]] = OrderedDict()
-        self._recent: OrderedDict[str, Job] = OrderedDict()
         self._admin_noticed = float("-inf")
         self.synced: list[str] = []  # scopes synced by this process ("global" or guild ids), for logs and tests
 
@@ -134,11 +133,6 @@ class JimengBot(commands.Bot):
             return self.config.max_running
         total = sum(s.limit for s in self.engine.status() if s.state != "invalid")
         return max(1, total)
-
-    def jobs_started(self, job: Job) -> None:
-        self._recent[job.id] = job
-        while len(self._recent) > REF_CACHE_JOBS:
-            self._recent.popitem(last=False)
 
     def remember_refs(self, job_id: str, refs: list[RefImage]) -> None:
         """Reference images of a job, kept in memory so Reroll works (core does not store them)."""

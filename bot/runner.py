@@ -291,11 +291,6 @@ class Runner:
     def running(self) -> int:
         return len(self._tasks)
 
-    def owner(
-        self, user: discord.abc.User, *, guild_id: int | None, channel_id: int | None, lang: str
-    ) -> dict[str, Any]:
-        return {"user_id": user.id, "guild_id": guild_id, "channel_id": channel_id, "locale": lang}
-
     def start(self, surface: Surface, *, kind: str, prompt: str, start: StartJob, owner: dict[str, Any]) -> None:
         self.spawn(self.run(surface, kind=kind, prompt=prompt, start=start, owner=owner), name=f"run:{kind}")
 
@@ -312,7 +307,6 @@ class Runner:
 
             async with bot.queue.slot(surface.user.id, on_position=waiting):
                 job = await start(owner)
-                bot.jobs_started(job)
                 async for ev in job.events():
                     if ev.done:
                         break
@@ -321,7 +315,7 @@ class Runner:
             status.set(delivering_text(lang, prompt=prompt, warning=warning))
             plan = await plan_delivery(bot.engine, result.assets, surface.limit, stem=f"jimeng_{job.id}")
             embed = result_embed(lang, kind=kind, prompt=prompt, result=result, job_id=job.id, links=plan.links)
-            from bot.buttons import result_view
+            from bot.buttons import result_view  # here, not at the top: buttons → actions → runner
 
             view = result_view(job.id, kind=kind, images=len(result.images), lang=lang)
             await status.close()
