@@ -1,0 +1,61 @@
+"""``python -m api``: the OpenAI-compatible HTTP API.
+
+Reads ``API_*`` (``ApiSettings``) and ``JIMENG_*`` (``JimengSettings``) from the environment and ``.env``. With
+``API_KEYS`` it runs in server mode on ``JIMENG_SESSION_IDS``; without, in the seeds' Bearer-session mode (each
+request brings its own session ids), which needs no configuration at all.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Sequence
+
+from aiohttp import web
+from pydantic import ValidationError
+
+from api.app import create_app
+from api.settings import ApiSettings
+from core.logsafe import setup_logging
+from core.settings import MissingSettingError, load_settings
+from core.tokens import parse_tokens
+
+log = logging.getLogger("api")
+
+
+def _api_settings() -> ApiSettings:
+    try:
+        return ApiSettings()
+    except ValidationError as err:
+        first = err.errors(include_url=False, include_input=False)[0]
+        name = "API_" + str(first["loc"][0]).upper() if first.get("loc") else "an API_ setting"
+        raise MissingSettingError(f"{name} is invalid: {first['msg']}") from None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        settings = _api_settings()
+        jimeng = load_settings()
+        keys = settings.key_list()
+        raw_ids = jimeng.session_ids.get_secret_value()
+        if keys and not raw_ids.strip():
+            raise MissingSettingError(
+                "API_KEYS is set (server mode), so the server needs its own accounts: set JIMENG_SESSION_IDS, "
+                "or unset API_KEYS to let each request bring its session ids"
+            )
+        jimeng.engine_config(required=bool(keys))  # a malformed session id list fails here, in one line
+    except MissingSettingError as err:
+        print(str(err), file=sys.stderr)
+        return 2
+    secrets = [t.sessionid for t in parse_tokens(raw_ids)] + keys
+    redactor = setup_logging(jimeng.log_level, secrets)
+    app = create_app(settings, jimeng=jimeng, redactor=redactor)
+    log.info(
+        "listening on http://%s:%d (%s mode)", settings.host, settings.port, "server" if keys else "Bearer-session"
+    )
+    web.run_app(app, host=settings.host, port=settings.port, print=None, access_log=logging.getLogger("api.access"))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
