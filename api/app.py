@@ -8,6 +8,7 @@ from functools import partial
 
 import aiohttp
 from aiohttp import web
+from pydantic import SecretStr
 
 from api.auth import Authenticator
 from api.errors import error_middleware
@@ -37,9 +38,9 @@ def create_app(
         middlewares=[error_middleware, auth_middleware],
         client_max_size=settings.max_body_bytes,
     )
-    app[SETTINGS] = settings
-    app[SERVICES] = Services(engine)
     app[AUTH] = Authenticator(settings.key_list())
+    app[SETTINGS] = settings.model_copy(update={"keys": SecretStr("")})  # handlers never see a key; AUTH has digests
+    app[SERVICES] = Services(engine)
     app[QUOTA] = DailyQuota(settings.key_daily_jobs)
     if redactor is not None:
         app[REDACTOR] = redactor

@@ -1,0 +1,30 @@
+# One image for both processes: `python -m api` (default) and `python -m bot` (see docker-compose.yml).
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY core ./core
+COPY bot ./bot
+COPY cogs ./cogs
+COPY api ./api
+RUN pip install . \
+ && useradd --system --uid 10001 --user-group --home-dir /app --shell /usr/sbin/nologin app \
+ && mkdir -p /app/data/api /app/data/bot \
+ && chown -R app:app /app/data
+
+USER app
+ENV JIMENG_DATA_DIR=/app/data \
+    API_HOST=0.0.0.0 \
+    API_PORT=5100
+VOLUME ["/app/data"]
+EXPOSE 5100
+
+HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
+  CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:5100/healthz', timeout=4)"]
+
+CMD ["python", "-m", "api"]
