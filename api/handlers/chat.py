@@ -152,18 +152,19 @@ async def _stream(request: web.Request, job: Job, model: str) -> web.StreamRespo
     last_line, last_state, last_sent = "", None, 0.0
     final: JobEvent | None = None
     try:
-        async for ev in _with_keepalive(job.events(), settings.keepalive_s):
-            if ev is None:
-                await resp.write(b": keep-alive\n\n")
-                continue
-            if ev.state.terminal:
-                final = ev
-                break
-            line = describe(ev, job.kind)
-            now = time.monotonic()
-            if line != last_line and (ev.state != last_state or now - last_sent >= settings.stream_progress_s):
-                await chunk({"content": line + "\n"})
-                last_line, last_state, last_sent = line, ev.state, now
+        async with contextlib.aclosing(_with_keepalive(job.events(), settings.keepalive_s)) as events:
+            async for ev in events:
+                if ev is None:
+                    await resp.write(b": keep-alive\n\n")
+                    continue
+                if ev.state.terminal:
+                    final = ev
+                    break
+                line = describe(ev, job.kind)
+                now = time.monotonic()
+                if line != last_line and (ev.state != last_state or now - last_sent >= settings.stream_progress_s):
+                    await chunk({"content": line + "\n"})
+                    last_line, last_state, last_sent = line, ev.state, now
         if final is not None and final.result is not None:
             await chunk({"content": ("\n" if last_line else "") + markdown(final.result)})
             await chunk({}, finish="stop")
@@ -173,9 +174,8 @@ async def _stream(request: web.Request, job: Job, model: str) -> web.StreamRespo
             await resp.write(b"data: " + json.dumps(body, ensure_ascii=False).encode() + b"\n\n")
         await resp.write(b"data: [DONE]\n\n")
         await resp.write_eof()
-    except (ConnectionResetError, asyncio.CancelledError):
+    except ConnectionResetError:
         log.debug("chat stream %s: the client went away; the job continues", cid)
-        raise
     return resp
 
 

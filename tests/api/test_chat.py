@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import re
 
+import aiohttp
 import openai
 import pytest
 
-from tests.api.conftest import Api
+from tests.api.conftest import USER_SID, Api, ApiFactory
 
 
 async def test_chat_image_non_stream(client: openai.AsyncOpenAI) -> None:
@@ -106,3 +109,17 @@ async def test_chat_unknown_model_and_typo_are_400(client: openai.AsyncOpenAI) -
             model="jimeng-4.5", messages=[{"role": "user", "content": "x"}], extra_body={"ratoi": "1:1"}
         )
     assert exc.value.param == "ratoi" and exc.value.code == "unknown_parameter"
+
+
+async def test_stream_keepalive_and_client_going_away(make_api: ApiFactory, caplog: pytest.LogCaptureFixture) -> None:
+    body = {"model": "jimeng-video-3.0", "messages": [{"role": "user", "content": "slow waves"}], "stream": True}
+    headers = {"Authorization": f"Bearer {USER_SID}"}
+    async with make_api(keepalive_s=0.05) as api, aiohttp.ClientSession() as http:
+        async with http.post(f"{api.url}/v1/chat/completions", json=body, headers=headers) as resp:
+            raw = (await resp.read()).decode()
+        assert ": keep-alive" in raw and raw.rstrip().endswith("data: [DONE]")
+        async with http.post(f"{api.url}/v1/chat/completions", json=body, headers=headers) as resp:
+            await resp.content.readline()  # the first event, then hang up
+        await asyncio.sleep(1.0)  # the job finishes without anyone listening
+        assert all(j.state.terminal for j in api.engine._jobs.values())
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
