@@ -17,7 +17,7 @@ _BRACKETS = re.compile(r"^([^\[\]]+)((?:\[[^\[\]]*\])*)$")
 
 @dataclass(slots=True)
 class UploadedFile:
-    field: str
+    name: str
     data: bytes = field(repr=False)
     filename: str | None = None
     content_type: str | None = None

@@ -151,7 +151,7 @@ def renamed_params(renames: Mapping[str, str]) -> Iterator[None]:
     try:
         yield
     except InvalidRequestError as err:
-        if err.param in renames:
+        if err.param is not None and err.param in renames:
             err.param = renames[err.param]
         raise
 

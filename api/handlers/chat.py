@@ -12,7 +12,7 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
 from aiohttp import web
@@ -179,7 +179,7 @@ async def _stream(request: web.Request, job: Job, model: str) -> web.StreamRespo
     return resp
 
 
-async def _with_keepalive(events: AsyncIterator[JobEvent], every: float) -> AsyncIterator[JobEvent | None]:
+async def _with_keepalive(events: AsyncIterator[JobEvent], every: float) -> AsyncGenerator[JobEvent | None, None]:
     """The events, with ``None`` whenever ``every`` seconds pass without one (never cancelling the iterator)."""
     pending: asyncio.Future[JobEvent] | None = None
     try:
