@@ -1,0 +1,1 @@
+"""Benchmarks with budgets (issue #7): ``python -m bench`` / ``make bench``. Loopback only; see docs/PERFORMANCE.md."""

@@ -1,0 +1,129 @@
+"""Runs the scenarios (concurrently where they do not interfere) and collects one results dict."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from bench import api_bench
+from bench.core_bench import CoreScenario, run_core
+from bench.emulator import payload_size, start_emulator, use_realistic_images
+from core import Timing
+
+GROUPS = ("core", "cpu", "overhead", "inflight", "b64")
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    core: tuple[CoreScenario, ...]
+    cpu_jobs: int
+    cpu_base_s: float
+    overhead_sequential: int
+    overhead_concurrent: int
+    overhead_rounds: int
+    inflight_jobs: int
+    b64_concurrent: tuple[int, ...]
+
+
+FULL = Plan(
+    core=(
+        CoreScenario(3, 1, 8),
+        CoreScenario(3, 4, 4),
+        CoreScenario(3, 16, 3),
+        CoreScenario(20, 1, 5),
+        CoreScenario(20, 4, 3),
+        CoreScenario(20, 16, 2),
+        CoreScenario(60, 1, 4),
+        CoreScenario(60, 4, 2),
+        CoreScenario(60, 16, 2),
+    ),
+    cpu_jobs=3,
+    cpu_base_s=60,
+    overhead_sequential=30,
+    overhead_concurrent=50,
+    overhead_rounds=2,
+    inflight_jobs=200,
+    b64_concurrent=(1, 10),
+)
+
+QUICK = Plan(
+    core=(CoreScenario(3, 1, 3), CoreScenario(3, 4, 2)),
+    cpu_jobs=2,
+    cpu_base_s=3,
+    overhead_sequential=5,
+    overhead_concurrent=10,
+    overhead_rounds=1,
+    inflight_jobs=32,
+    b64_concurrent=(1,),
+)
+
+
+async def run_once(plan: Plan, only: set[str], *, timing: Timing | None = None, log: Any = print) -> dict[str, Any]:
+    """One pass over the plan. Phase A (light, mostly sleeping): every core scenario plus the server's CPU run, in
+    parallel on separate emulators/accounts/engines. Phase B (heavy): overhead, 200 in flight, b64_json, one by one."""
+    use_realistic_images()
+    results: dict[str, Any] = {"started": time.time()}
+    emulators = {}
+    try:
+        bases = sorted({s.base_s for s in plan.core} | ({plan.cpu_base_s} if "cpu" in only else set()))
+        for base in bases:
+            emulators[base] = await start_emulator(base)
+        phase_a = []
+        if "core" in only:
+            for scn in plan.core:
+                phase_a.append(("core", scn.name, run_core(scn, emulators[scn.base_s], timing=timing)))
+        if "cpu" in only:
+            phase_a.append(("cpu", "cpu", api_bench.idle_and_cpu(emulators[plan.cpu_base_s], plan.cpu_jobs, "a")))
+        if phase_a:
+            log(f"phase A: {len(phase_a)} scenarios in parallel (longest ≈ the 60 s ones)…")
+            t0 = time.monotonic()
+            outs = await asyncio.gather(*(c for _, _, c in phase_a))
+            for (group, name, _), out in zip(phase_a, outs, strict=True):
+                if group == "core":
+                    results.setdefault("core", {})[name] = out
+                else:
+                    results[group] = out
+            log(f"phase A done in {time.monotonic() - t0:.0f} s")
+    finally:
+        for fake in emulators.values():
+            await fake.close()
+
+    if "overhead" in only:
+        log("overhead: 1 and 50 concurrent…")
+        fake = await start_emulator(1.0)
+        try:
+            results["overhead"] = await api_bench.overhead(
+                fake,
+                sequential=plan.overhead_sequential,
+                concurrent=plan.overhead_concurrent,
+                rounds=plan.overhead_rounds,
+            )
+            results["overhead_no_copy"] = await api_bench.overhead(
+                fake,
+                sequential=plan.overhead_sequential,
+                concurrent=plan.overhead_concurrent,
+                rounds=1,
+                env={"JIMENG_KEEP_RESULTS": "false"},
+            )
+        finally:
+            await fake.close()
+    if "inflight" in only:
+        log(f"{plan.inflight_jobs} jobs in flight…")
+        fake = await start_emulator(20.0)
+        try:
+            results["inflight"] = await api_bench.inflight_peak(fake, plan.inflight_jobs)
+        finally:
+            await fake.close()
+    if "b64" in only:
+        expected = int(payload_size(4096, 4096) * 4 * 4 / 3)
+        for n in plan.b64_concurrent:
+            log(f"b64_json 4×4096² at {n} concurrent…")
+            fake = await start_emulator(1.0)
+            try:
+                results.setdefault("b64", {})[f"c{n}"] = await api_bench.b64_peak(fake, n, expected)
+            finally:
+                await fake.close()
+    results["finished"] = time.time()
+    return results
