@@ -129,6 +129,7 @@ class Account:
         self.last_claim_message = ""
         self.no_credits_day: date | None = None
         self.in_flight = 0
+        self.last_used = 0.0
         self.last_error: str | None = None
 
     @property
@@ -221,6 +222,7 @@ class AccountPool:
         self._cond = asyncio.Condition()
         self._waiters: list[_Waiter] = []
         self.on_change: Callable[[Account], None] | None = None  # persistence hook (the engine saves state)
+        self.on_evict: Callable[[list[str]], None] | None = None  # forgotten caller accounts (the engine drops pollers)
 
     # ------------------------------------------------------------------------------------------------ membership
 
@@ -228,10 +230,28 @@ class AccountPool:
         acc = self._accounts.get(token.key)
         if acc is None:
             acc = Account(token, limit=self.limit, pooled=pooled)
+            acc.last_used = self._clock()
             self._accounts[token.key] = acc
+            if not pooled:
+                self._evict_adhoc(keep=acc)
         elif pooled and not acc.pooled:
             acc.pooled = True
+        acc.last_used = self._clock()
         return acc
+
+    def _evict_adhoc(self, keep: Account) -> list[str]:
+        """Keep at most MAX_ADHOC_ACCOUNTS callers' accounts (API Bearer mode): forget the least recently used idle
+        ones, so memory does not grow with every distinct caller."""
+        adhoc = [a for a in self._accounts.values() if not a.pooled]
+        excess = len(adhoc) - C.MAX_ADHOC_ACCOUNTS
+        gone: list[str] = []
+        idle = [a for a in adhoc if a.in_flight == 0 and a is not keep]
+        for acc in sorted(idle, key=lambda a: a.last_used)[: max(0, excess)]:
+            self._accounts.pop(acc.key, None)
+            gone.append(acc.key)
+        if gone and self.on_evict is not None:
+            self.on_evict(gone)
+        return gone
 
     def accounts(self, *, pooled_only: bool = True) -> list[Account]:
         return [a for a in self._accounts.values() if a.pooled or not pooled_only]

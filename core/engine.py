@@ -143,6 +143,7 @@ class Engine:
         self._deliver: Callable[[Job], Awaitable[None]] | None = None
         self._to_deliver: list[Job] = []
         self.pool.on_change = self._persist_account
+        self.pool.on_evict = self._forget_accounts
         self.durations = Durations()
         self._pollers: dict[str, AccountPoller] = {}
         self._jobs: dict[str, Job] = {}
@@ -664,6 +665,12 @@ class Engine:
             log.exception("delivering recovered job %s failed; it stays undelivered", job.id)
             return
         await self.store.mark_delivered(job.id)
+
+    def _forget_accounts(self, keys: list[str]) -> None:
+        for key in keys:
+            poller = self._pollers.get(key)
+            if poller is not None and not len(poller):
+                del self._pollers[key]
 
     def _persist_account(self, acc: Account) -> None:
         if acc.pooled:

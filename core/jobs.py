@@ -123,6 +123,7 @@ class Job:
         self.account: str | None = None  # masked
         self.recovered = False  # started by a previous process; delivered through the engine's delivery handler
         self.created_at = time.time()
+        self.finished_at: float | None = None  # wall-clock time of the terminal event
         self._clock = clock
         self._started = clock()
         self._last = JobEvent(self.id, JobState.QUEUED)
@@ -153,6 +154,8 @@ class Job:
             **fields,
         )
         self._last = event
+        if state.terminal:
+            self.finished_at = time.time()
         for q in self._listeners:
             q.put_nowait(event)
         if state is JobState.SUCCEEDED and event.result is not None:
