@@ -75,6 +75,8 @@ class JimengBot(commands.Bot):
             await self.load_extension(ext)
         self.add_dynamic_items(*DYNAMIC_ITEMS)
         await self.sync_if_changed()
+        # Jobs a previous process accepted (resumed by the engine after a restart) are delivered by this bot.
+        self.engine.set_delivery_handler(self.runner.deliver_recovered)
 
     async def _payload(self, guild: discord.abc.Snowflake | None) -> list[dict[str, Any]]:
         translator = self.tree.translator
@@ -124,6 +126,7 @@ class JimengBot(commands.Bot):
         """No prefix commands: messages are handled by cog listeners (reply-with-attachments) only."""
 
     async def close(self) -> None:
+        self.engine.set_delivery_handler(None)
         await self.runner.close()
         await super().close()
 

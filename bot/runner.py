@@ -320,6 +320,7 @@ class Runner:
             view = result_view(job.id, kind=kind, images=len(result.images), lang=lang)
             await status.close()
             await surface.deliver(embed=embed, plan=plan, view=view)
+            await bot.engine.mark_delivered(job.id)
             log.info(
                 "job %s (%s) for %s delivered in %.1f s", job.id, kind, surface.user.id, time.monotonic() - started
             )
@@ -338,5 +339,59 @@ class Runner:
             elif isinstance(err, AuthError):
                 await bot.tell_admins(err)
             await surface.fail(error_text(err, lang, job_id=job.id if job else None))
+            if job is not None:
+                await bot.engine.mark_delivered(job.id)
         finally:
             await status.close()
+
+    async def deliver_recovered(self, job: Job) -> None:
+        """A job a previous process started (the engine resumed it after a restart): its interaction is gone, so the
+        result (or the failure) goes to the channel it came from, mentioning the member."""
+        bot = self.bot
+        await bot.wait_until_ready()
+        owner = job.owner
+        user_id = owner.get("user_id")
+        lang = language(owner.get("locale"), bot.config.locale)
+        mention = f"<@{user_id}>" if user_id else ""
+        channel: Any = None
+        if owner.get("channel_id"):
+            channel = bot.get_channel(int(owner["channel_id"]))
+            if channel is None:
+                try:
+                    channel = await bot.fetch_channel(int(owner["channel_id"]))
+                except (discord.NotFound, discord.Forbidden):
+                    channel = None
+        if not isinstance(channel, discord.abc.Messageable):
+            log.warning("recovered job %s: its channel is gone; nothing to deliver to", job.id)
+            return
+        guild = getattr(channel, "guild", None)
+        limit = guild.filesize_limit if guild is not None else discord.utils.DEFAULT_FILE_SIZE_LIMIT_BYTES
+        allowed = discord.AllowedMentions(users=True, everyone=False, roles=False)
+        ev = job.last_event
+        prompt = str(getattr(job.spec, "prompt", ""))
+        try:
+            if ev.result is not None:
+                plan = await plan_delivery(bot.engine, ev.result.assets, limit, stem=f"jimeng_{job.id}")
+                embed = result_embed(
+                    lang, kind=job.kind, prompt=prompt, result=ev.result, job_id=job.id, links=plan.links
+                )
+                from bot.buttons import result_view
+
+                view = result_view(job.id, kind=job.kind, images=len(ev.result.images), lang=lang)
+                batches = list(plan.batches()) or [[]]
+                await channel.send(
+                    t(lang, "late", mention=mention),
+                    embed=embed,
+                    files=[u.file() for u in batches[0]],
+                    view=view,
+                    allowed_mentions=allowed,
+                )
+                for batch in batches[1:]:
+                    await channel.send(files=[u.file() for u in batch])
+            else:
+                text = error_text(ev.error or Exception(), lang, job_id=job.id)
+                await channel.send(f"{mention} {text}", allowed_mentions=allowed)
+        except (discord.Forbidden, discord.NotFound) as exc:
+            log.warning("recovered job %s: cannot post in channel %s (%s)", job.id, getattr(channel, "id", None), exc)
+            return
+        log.info("recovered job %s (%s) delivered to channel %s", job.id, job.kind, getattr(channel, "id", None))

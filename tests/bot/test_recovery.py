@@ -1,0 +1,55 @@
+"""A restart of the bot process mid-job: the engine resumes the job and the new bot delivers it to the channel."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+from pathlib import Path
+
+import aiohttp
+
+from bot.bot import JimengBot
+from core import Engine, EngineConfig
+from tests.bot.conftest import TEST_CONFIG
+from tests.bot.harness import run_bot
+from tests.core.support import FAST, sid
+from tests.fakes.discord import FakeDiscord
+from tests.fakes.jimeng import FakeJimeng
+
+
+async def _engine(http: aiohttp.ClientSession, fake: FakeJimeng, data_dir: Path) -> Engine:
+    engine = Engine(
+        http,
+        EngineConfig(tokens=sid(1), upstream_url=fake.url, timing=FAST, maintenance=False, data_dir=data_dir),
+    )
+    await engine.start()
+    return engine
+
+
+async def test_job_running_at_shutdown_is_delivered_by_the_next_process(
+    discord_fake: FakeDiscord, jimeng_fake: FakeJimeng, tmp_path: Path
+) -> None:
+    jimeng_fake.image_seconds = 2.0
+    async with aiohttp.ClientSession() as http:
+        engine = await _engine(http, jimeng_fake, tmp_path)
+        bot = JimengBot(engine=engine, config=TEST_CONFIG, data_dir=tmp_path, clock=discord_fake.clock)
+        async with run_bot(bot, fake=discord_fake) as fake:
+            ix = await fake.slash("imagine", {"prompt": "survive the restart", "count": 1})
+            await ix.wait_callback()
+            async with asyncio.timeout(10):
+                while not jimeng_fake.jobs:
+                    await asyncio.sleep(0.05)
+        await engine.close()  # the process stops while Jimeng is still generating
+        posts_before = len(discord_fake.calls_matching("POST", "/channels/"))
+
+        engine2 = await _engine(http, jimeng_fake, tmp_path)
+        bot2 = JimengBot(engine=engine2, config=replace(TEST_CONFIG), data_dir=tmp_path, clock=discord_fake.clock)
+        try:
+            async with run_bot(bot2, fake=discord_fake) as fake:
+                post = await fake.wait_for_call("POST", "/channels/", count=posts_before + 1, timeout=15)
+        finally:
+            await engine2.close()
+    assert f"<@{fake.user.id}>" in post.json["content"]
+    assert post.json["embeds"][0]["description"] == "survive the restart"
+    assert len(post.files) == 1 and post.files[0].size > 0
+    assert len(jimeng_fake.calls("/mweb/v1/aigc_draft/generate")) == 1  # resumed, never resubmitted
