@@ -651,7 +651,8 @@ RETRY_MAX_S: Final = 8.0
 CATALOGUE_REFRESH_S: Final = 24 * 3600.0
 CREDIT_REFRESH_S: Final = 30 * 60.0
 DEFAULT_ACCOUNT_CONCURRENCY: Final = 2
-MAX_ADHOC_ACCOUNTS: Final = 1000  # callers' own accounts (API Bearer mode) remembered at once; idle ones beyond are forgotten
+# Callers' own accounts (API Bearer mode) remembered at once; idle ones beyond are forgotten.
+MAX_ADHOC_ACCOUNTS: Final = 1000
 
 # --------------------------------------------------------------------------------------------------------------------
 # Uploads (§3.5–3.7): reference images in, ImageX upload, VOD. Owned by core/upload.py, core/sigv4.py, core/media.py.
