@@ -13,7 +13,7 @@ from core.signing import sign
 from tests.core.support import engine_for, sid
 from tests.fakes.jimeng import FakeJimeng
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "jimeng" / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "jimeng"
 
 
 def _vectors() -> list[dict]:

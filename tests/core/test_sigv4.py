@@ -1,4 +1,4 @@
-"""SigV4 (§3.6) against every synthetic vector in the shared fixtures."""
+"""SigV4 (§3.6) against every synthetic vector of the protocol fixtures (tests/fixtures/jimeng)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 
 from core import sigv4
 
-FIXTURE = Path(__file__).resolve().parents[3] / "shared" / "jimeng" / "fixtures" / "sigv4_test_vectors.synthetic.json"
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "jimeng" / "sigv4_test_vectors.synthetic.json"
 DOC: dict[str, Any] = json.loads(FIXTURE.read_text())
 INPUTS = DOC["inputs"]
 CREDS = sigv4.Credentials(INPUTS["access_key_id"], INPUTS["secret_access_key"], INPUTS["session_token"])
