@@ -633,13 +633,18 @@ VIDEO_RESOLUTION_SIZES: Final[dict[str, dict[str, tuple[int, int]]]] = {
 
 IMAGE_DEADLINE_S: Final = 600.0
 VIDEO_DEADLINE_S: Final = 3600.0
-IMAGE_POLL_INTERVAL_S: Final = 2.0
-VIDEO_POLL_INTERVAL_S: Final = 6.0
+# Polls come tightly (this interval) only inside a short window around a LEARNED expected finish; before it there
+# is one poll near the start of the window, after it polls back off geometrically (BACKOFF_FRACTION of the elapsed
+# time), so a job costs a handful of requests whatever its length and is delivered within ~one interval of ready.
+IMAGE_POLL_INTERVAL_S: Final = 0.6
+VIDEO_POLL_INTERVAL_S: Final = 1.5
 # Expected durations before this process has observed any (§7.6: 4 images 2048² ≈ 19 s; Seedance 5 s ≈ 90–170 s).
 IMAGE_EXPECTED_S: Final = 18.0
 VIDEO_EXPECTED_S: Final = 90.0
-FIRST_POLL_FRACTION: Final = 0.85  # first poll at this fraction of the expected finish
+FIRST_POLL_FRACTION: Final = 0.85  # first poll at this fraction of the expected finish while nothing is learned
 MIN_FIRST_POLL_S: Final = 1.0
+WINDOW_FRACTION: Final = 0.015  # learned finish ± (this share of it + one interval): the tight-polling window
+BACKOFF_FRACTION: Final = 0.2  # outside the window: next poll after this share of the time elapsed so far
 STALL_45_GRACE_S: Final = 120.0  # a job stuck at 45 this long after the expected finish is delivered as partial
 
 HTTP_TIMEOUT_S: Final = 45.0

@@ -1,8 +1,13 @@
 """Batched, adaptive polling (§7): one poller per account, ONE ``get_history_by_ids`` per tick for all its jobs.
 
-Each job has its own next-poll time: the first near its expected finish (queue estimate from upstream plus the
-durations this process has observed per model), then a short interval. A tick fires at the earliest next-poll time
-and asks for every in-flight job of the account at once, so extra jobs cost no extra requests.
+Each job has its own next-poll time. Once this process has seen a model finish, the first poll comes at the start of
+a short window around the expected finish (upstream's queue estimate plus the generation time learned for the
+model) and polls inside the window come every ``interval``; outside it they back off geometrically. Before anything
+is learned the first poll comes at ``first_poll_fraction`` of the configured guess, then backs off the same way.
+What is learned is when the result became READY (bracketed between the last "not yet" and the first "done" poll,
+or upstream's own ``finish_time − created_time``), never when we happened to poll, so a late poll does not teach
+the next job to be late too. A tick fires at the earliest next-poll time and asks for every in-flight job of the
+account at once, so extra jobs cost no extra requests.
 """
 
 from __future__ import annotations
@@ -42,6 +47,8 @@ class Timing:
     video_expected: float = C.VIDEO_EXPECTED_S
     first_poll_fraction: float = C.FIRST_POLL_FRACTION
     min_first_poll: float = C.MIN_FIRST_POLL_S
+    window_fraction: float = C.WINDOW_FRACTION
+    backoff_fraction: float = C.BACKOFF_FRACTION
     image_deadline: float = C.IMAGE_DEADLINE_S
     video_deadline: float = C.VIDEO_DEADLINE_S
     stall_grace: float = C.STALL_45_GRACE_S
@@ -59,7 +66,7 @@ class Timing:
 
 
 class Durations:
-    """Observed submit→done durations per model (EWMA), to place the first poll near the expected finish."""
+    """Generation times per model (EWMA of when results became ready, queue wait excluded), to place first polls."""
 
     def __init__(self, alpha: float = 0.3) -> None:
         self._alpha = alpha
@@ -83,6 +90,10 @@ class Tracked:
     deadline_at: float
     expected_s: float
     next_poll_at: float
+    learned: bool = False  # expected_s comes from finished jobs, not from the configured guess
+    queue_eta: float = 0.0  # upstream's queue estimate at submit (not part of the learned generation time)
+    pending_at: float = 0.0  # last time a poll showed the job not ready yet (a lower bound of its ready time)
+    server_s: float | None = None  # upstream's finish_time − created_time, when the record carries them
     unconfirmed: bool = False  # the submit reply was lost: not yet known whether upstream has the job
     seen: bool = False
     progress_at: float = 0.0  # when the number of finished items last changed
@@ -140,8 +151,12 @@ class AccountPoller:
         """Start polling a submitted job. The future resolves to (assets, last record, partial) or raises."""
         now = self._clock()
         observed = self.durations.get(model_key)
-        expected = (observed or self.timing.expected(kind)) + (queue_eta_s or 0.0)
-        first = now + max(self.timing.min_first_poll, expected * self.timing.first_poll_fraction)
+        queue = queue_eta_s or 0.0
+        expected = (observed if observed is not None else self.timing.expected(kind)) + queue
+        if observed is not None:
+            first = now + max(self.timing.min_first_poll, self._window(kind, expected)[0])
+        else:
+            first = now + max(self.timing.min_first_poll, expected * self.timing.first_poll_fraction)
         if unconfirmed:
             first = now + self.timing.min_first_poll
         t = Tracked(
@@ -154,6 +169,8 @@ class AccountPoller:
             expected_s=expected,
             next_poll_at=first,
             unconfirmed=unconfirmed,
+            learned=observed is not None,
+            queue_eta=queue,
         )
         future: asyncio.Future[tuple[list[Asset], RecordView | None, bool]] = asyncio.get_running_loop().create_future()
         t.future = future
@@ -239,6 +256,7 @@ class AccountPoller:
     def _update(self, t: Tracked, record: object, now: float, due: bool) -> None:
         t.errors = 0
         if record is None:
+            t.pending_at = now
             if due:
                 t.polls += 1
                 if t.unconfirmed and now - t.submitted_at >= self.timing.unseen_grace:
@@ -247,6 +265,7 @@ class AccountPoller:
                 t.next_poll_at = now + self.timing.interval(t.kind)
             return
         view = parse_record(record, t.kind)
+        t.server_s = _server_duration(record)
         t.seen = True
         t.unconfirmed = False
         t.last = view
@@ -275,6 +294,7 @@ class AccountPoller:
                 log.warning("job %s stuck at 45 with %d/%d results; delivering them", t.job.id, len(view.assets), want)
                 self._settle(t, assets=list(view.assets), view=view, partial=True)
                 return
+        t.pending_at = now
         eta = max(0.0, t.expected_at - now)
         if status in C.STATUS_QUEUED:
             pos = view.queue_position + 1 if view.queue_position is not None and view.queue_length else None
@@ -296,10 +316,29 @@ class AccountPoller:
         if view.status in C.STATUS_QUEUED and view.queue_eta_s:
             # Still queued upstream: come back near the end of the queue wait (bounded).
             return max(interval, min(view.queue_eta_s * self.timing.first_poll_fraction, self.timing.max_backoff))
-        until_expected = t.expected_at - now
-        if until_expected > 2 * interval:
-            return until_expected - interval
-        return interval
+        elapsed = now - t.submitted_at
+        if t.learned:
+            start, end = self._window(t.kind, t.expected_s)
+            if elapsed < start - interval:  # an early poll (e.g. an unconfirmed submit): come back at the window
+                return start - elapsed
+            if elapsed < end:
+                return interval
+        elif elapsed < t.expected_s * self.timing.first_poll_fraction - interval:
+            return t.expected_s * self.timing.first_poll_fraction - elapsed
+        return min(self.timing.max_backoff, max(interval, self.timing.backoff_fraction * elapsed))
+
+    def _window(self, kind: str, expected: float) -> tuple[float, float]:
+        """Seconds after submit between which a job with a learned ``expected`` finish is polled every interval."""
+        spread = self.timing.window_fraction * expected + self.timing.interval(kind) / 2
+        return expected - spread, expected + spread + self.timing.interval(kind)
+
+    def _ready_estimate(self, t: Tracked, now: float) -> float:
+        """When the finished job's result became ready, in seconds after submit (see the module docstring)."""
+        hi = now - t.submitted_at
+        lo = max(0.0, t.pending_at - t.submitted_at) if t.pending_at else 0.0
+        if t.server_s is not None:
+            return min(hi, max(lo, t.server_s + 0.5))  # finish_time has whole seconds: the middle of its second
+        return (lo + hi) / 2 if lo > 0 else hi
 
     def _settle(
         self,
@@ -316,8 +355,23 @@ class AccountPoller:
         if error is not None:
             t.future.set_exception(error)
             return
-        self.durations.observe(t.model_key, self._clock() - t.submitted_at)
+        if not partial:  # a stalled job says nothing about how long the next one takes
+            ready = self._ready_estimate(t, self._clock())
+            self.durations.observe(t.model_key, max(0.0, ready - t.queue_eta))
         t.future.set_result((assets or [], view, partial))
+
+
+def _server_duration(record: object) -> float | None:
+    """``task.finish_time − created_time`` of a finished record (upstream's own clock), else None."""
+    if not isinstance(record, dict):
+        return None
+    task = record.get("task")
+    finish = task.get("finish_time") if isinstance(task, dict) else None
+    created = record.get("created_time")
+    if not isinstance(finish, int | float) or not isinstance(created, int | float) or finish <= 0 or created <= 0:
+        return None
+    spent = float(finish) - float(created)
+    return spent if 0 <= spent < 86400 else None
 
 
 def failure_error(view: RecordView) -> JimengError:
