@@ -15,7 +15,7 @@ from typing import Any
 
 import aiohttp
 
-from bench.emulator import CATEGORIES, add_accounts, count_requests, done_at
+from bench.emulator import CATEGORIES, add_accounts, count_requests, done_at, ready_at
 from bench.stats import median, pct
 from core import Engine, EngineConfig, ImageParams, Timing
 from tests.fakes.jimeng import FakeJimeng
@@ -79,6 +79,7 @@ async def run_core(
                             "round": r,
                             "sent": sent,
                             "lag_s": got - done_at(fake, job.submit_id),
+                            "lag_ready_s": got - ready_at(fake, job.submit_id),
                             "duration_s": fake.jobs[job.submit_id].duration,
                             "latency_s": got - sent,
                             "polls": polls,
@@ -107,6 +108,8 @@ async def run_core(
         "max_job_polls": max(j["polls"] for j in jobs),
         "lag_median_s": median(lags),
         "lag_p95_s": pct(lags, 95),
+        "lag_vs_ready_median_s": median([j["lag_ready_s"] for j in jobs]),
+        "lag_vs_ready_p95_s": pct([j["lag_ready_s"] for j in jobs], 95),
         "lag_min_s": min(lags),
         "lag_max_s": max(lags),
         "images_ok": all(j["images"] == 4 for j in jobs),

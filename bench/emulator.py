@@ -101,6 +101,13 @@ def done_at(fake: FakeJimeng, submit_id: str) -> float:
     return job.started + job.duration
 
 
+def ready_at(fake: FakeJimeng, submit_id: str) -> float:
+    """When every result item was present (status 45 with all items, which the poller harvests), per the emulator's
+    progression in ``FakeJimeng._state``: item k appears at 0.4 + 0.6·k/(n+1) of the duration."""
+    job = fake.jobs[submit_id]
+    return job.started + job.duration * min(1.0, 0.4 + 0.6 * job.count / (job.count + 1))
+
+
 def job_by_prompt(fake: FakeJimeng, prompt: str) -> jimeng_fake.FakeJob | None:
     for job in fake.jobs.values():
         if job.prompt == prompt:

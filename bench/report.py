@@ -43,12 +43,13 @@ def table(results: dict[str, Any]) -> str:
     if core:
         lines.append("Upstream requests per finished job and delivery lag (core, production Timing, 4 × 2048² images)")
         hdr = f"{'scenario':<16}{'jobs':>5}" + "".join(f"{c:>9}" for c in CATEGORIES)
-        hdr += f"{'total':>8}{'1st job polls':>14}{'lag med s':>10}{'lag p95 s':>10}"
+        hdr += f"{'total':>8}{'1st job polls':>14}{'lag med s':>10}{'lag p95 s':>10}{'vs ready med/p95':>18}"
         lines += [hdr, "-" * len(hdr)]
         for name, r in core.items():
             row = f"{name:<16}{r['jobs']:>5}" + "".join(f"{_f(r['per_job'][c]):>9}" for c in CATEGORIES)
             row += f"{_f(r['per_job_total']):>8}{_f(r['first_job_polls'], 0):>14}"
             row += f"{_f(r['lag_median_s']):>10}{_f(r['lag_p95_s']):>10}"
+            row += f"{_f(r['lag_vs_ready_median_s']) + ' / ' + _f(r['lag_vs_ready_p95_s']):>18}"
             lines.append(row)
         lines.append("")
     api = []
