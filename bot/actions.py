@@ -201,9 +201,9 @@ def result_assets(record: JobRecord) -> list[Asset]:
 
 
 async def reroll(bot: JimengBot, interaction: discord.Interaction, record: JobRecord) -> None:
-    """The same request again (a new seed). Compositions and framed videos need their references, which the bot keeps
-    in memory only (core does not store them): after a restart those cannot be rerolled."""
-    refs: list[RefImage] = bot.refs_of(record.id) or []
+    """The same request again (a new seed). Compositions and framed videos need their references: the bot's memory
+    for recent jobs, else the copies the engine keeps in the data directory (so Reroll works after a restart)."""
+    refs: list[RefImage] = bot.refs_of(record.id) or await bot.engine.references(record.id) or []
     needs_refs = record.kind == "compose" or (record.kind == "video" and record.spec.get("frames"))
     if needs_refs and not refs:
         raise BotError("e_refs_gone", job=record.id)

@@ -63,24 +63,23 @@ log = logging.getLogger(__name__)
 BuildBody = Callable[[str, C.Region, list[UploadedImage]], dict[str, Any]]
 
 
-def _t2i_builder(spec: ImageSpec) -> BuildBody:
-    def build(submit_id: str, region: C.Region, _: list[UploadedImage]) -> dict[str, Any]:
+def _builder(spec: ImageSpec | VideoSpec) -> BuildBody:
+    """The generate body of a job, given the account's region and its uploaded reference images (if any)."""
+
+    def build(submit_id: str, region: C.Region, uploaded: list[UploadedImage]) -> dict[str, Any]:
+        if isinstance(spec, VideoSpec):
+            first = uploaded[0] if uploaded else None
+            last = uploaded[1] if len(uploaded) > 1 else None
+            return video_body(spec, submit_id, region, first_frame=first, last_frame=last)
+        if spec.references:
+            return blend_body(spec, uploaded, submit_id, region)
         return t2i_body(spec, submit_id, region)
 
     return build
 
 
-def _rebuild(spec: ImageSpec | VideoSpec) -> BuildBody | None:
-    """A body builder for a job that needs no reference images (text-to-image, text-to-video), else None."""
-    if isinstance(spec, ImageSpec):
-        return _t2i_builder(spec) if spec.references == 0 else None
-    if spec.frames:
-        return None
-
-    def build(submit_id: str, region: C.Region, _: list[UploadedImage]) -> dict[str, Any]:
-        return video_body(spec, submit_id, region)
-
-    return build
+def _needs_refs(spec: ImageSpec | VideoSpec) -> bool:
+    return spec.frames > 0 if isinstance(spec, VideoSpec) else spec.references > 0
 
 
 class _Refused(Exception):
@@ -309,7 +308,7 @@ class Engine:
     ) -> Job:
         """Text-to-image. Raises InvalidRequestError at once for bad input; otherwise returns a running Job."""
         spec = self.validate_image(params, accounts=accounts)
-        return await self._launch("image", spec, _t2i_builder(spec), owner=owner, among=accounts, total=spec.count)
+        return await self._launch("image", spec, owner=owner, among=accounts, total=spec.count)
 
     async def compose(
         self,
@@ -325,11 +324,7 @@ class Engine:
             raise InvalidRequestError("a composition needs at least one reference image", param="images")
         spec = self.validate_image(params, references=len(images), accounts=accounts)
         prepared = await self._prepare_refs(images)
-
-        def build(submit_id: str, region: C.Region, uploaded: list[UploadedImage]) -> dict[str, Any]:
-            return blend_body(spec, uploaded, submit_id, region)
-
-        return await self._launch("compose", spec, build, owner=owner, among=accounts, total=spec.count, refs=prepared)
+        return await self._launch("compose", spec, owner=owner, among=accounts, total=spec.count, refs=prepared)
 
     async def video(
         self,
@@ -347,13 +342,7 @@ class Engine:
         params = params.model_copy(update={"frames": len(frames)})
         spec = self.validate_video(params, accounts=accounts)
         prepared = await self._prepare_refs(frames) if frames else []
-
-        def build(submit_id: str, region: C.Region, uploaded: list[UploadedImage]) -> dict[str, Any]:
-            first = uploaded[0] if uploaded else None
-            last = uploaded[1] if len(uploaded) > 1 else None
-            return video_body(spec, submit_id, region, first_frame=first, last_frame=last)
-
-        return await self._launch("video", spec, build, owner=owner, among=accounts, total=1, refs=prepared)
+        return await self._launch("video", spec, owner=owner, among=accounts, total=1, refs=prepared)
 
     async def _prepare_refs(self, images: Sequence[Any]) -> list[Any]:
         from core.media import FetchPolicy, prepare_all
@@ -365,7 +354,6 @@ class Engine:
         self,
         kind: JobKind,
         spec: ImageSpec | VideoSpec,
-        build: BuildBody,
         *,
         owner: dict[str, Any] | None,
         among: Sequence[Account] | None,
@@ -374,10 +362,31 @@ class Engine:
     ) -> Job:
         job = Job(kind, spec, owner=owner)
         job.publish(JobState.QUEUED, total=total)
+        if refs and self.keeper is not None:
+            job.refs = await self.keeper.keep_refs(job.id, refs)
         self._jobs[job.id] = job
         await self._save(job)
-        self._spawn(job, self._attempt_accounts(job, spec, build, among=among, total=total, refs=refs or []))
+        self._spawn(job, self._attempt_accounts(job, spec, _builder(spec), among=among, total=total, refs=refs or []))
         return job
+
+    async def _kept_refs(self, rec: JobRecord) -> list[Any]:
+        if not rec.refs or self.keeper is None:
+            return []
+        return await self.keeper.load_refs(rec.refs) or []
+
+    async def references(self, job_id: str) -> list[Any] | None:
+        """The reference images a job was made from (``core.media.RefImage``), when the data directory kept them."""
+        from core.media import RefImage
+
+        rec = await self.store.get(job_id)
+        if rec is None or not rec.refs or self.keeper is None:
+            return None
+        prepared = await self.keeper.load_refs(rec.refs)
+        return (
+            [RefImage.from_bytes(p.data, name=f"reference-{p.index + 1}.{p.format}") for p in prepared]
+            if prepared
+            else None
+        )
 
     def _spawn(self, job: Job, work: Coroutine[Any, Any, JobResult]) -> None:
         task = asyncio.create_task(self._run(job, work), name=f"job:{job.id}")
@@ -705,11 +714,13 @@ class Engine:
                 mode: Literal["unconfirmed", "confirmed"] = "unconfirmed" if rec.state == "submitting" else "confirmed"
                 job.publish(JobState.PENDING, total=total)
                 self._spawn(job, self._resume(job, acc, spec, rec.body, total, mode))
-            elif (build := _rebuild(spec)) is not None:
-                # Never submitted and needs no reference images: run it from the start (nothing was charged).
+            elif not _needs_refs(spec) or (kept := await self._kept_refs(rec)):
+                # Never submitted (nothing was charged): run it from the start, with its kept references if any.
                 self._jobs[job.id] = job
+                job.refs = rec.refs
                 job.publish(JobState.QUEUED, total=total)
-                self._spawn(job, self._attempt_accounts(job, spec, build, among=None, total=total, refs=[]))
+                refs = kept if _needs_refs(spec) else []
+                self._spawn(job, self._attempt_accounts(job, spec, _builder(spec), among=None, total=total, refs=refs))
             else:
                 await self._fail_record(
                     rec,
@@ -781,6 +792,7 @@ class Engine:
             error=ev.error.to_dict() if ev.error else None,
             finished=ev.finished,
             total=ev.total,
+            refs=job.refs,
         )
         try:
             await self.store.save(record)

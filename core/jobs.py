@@ -124,6 +124,7 @@ class Job:
         self.recovered = False  # started by a previous process; delivered through the engine's delivery handler
         self.created_at = time.time()
         self.finished_at: float | None = None  # wall-clock time of the terminal event
+        self.refs: list[dict[str, Any]] | None = None  # where its reference images are kept (data directory)
         self._clock = clock
         self._started = clock()
         self._last = JobEvent(self.id, JobState.QUEUED)
@@ -214,6 +215,7 @@ class JobRecord:
     delivered_at: float | None = None
     created_at: float = field(default_factory=time.time)
     updated_at: float = field(default_factory=time.time)
+    refs: list[dict[str, Any]] | None = None  # kept reference images: [{"path", "width", "height", "format"}]
 
 
 ACTIVE_STATES = frozenset(s.value for s in JobState if not s.terminal)
@@ -277,6 +279,7 @@ class MemoryJobStore:
             record.account_key = record.account_key or old.account_key
             record.history_id = record.history_id or old.history_id
             record.delivered_at = record.delivered_at or old.delivered_at
+            record.refs = record.refs or old.refs
             record.created_at = old.created_at
         self._records[record.id] = record
         if len(self._records) > self._keep:

@@ -131,6 +131,31 @@ class ResultKeeper:
         await self.store.add_file(str(path), job_id, size)
         return replace(asset, path=str(path))
 
+    async def keep_refs(self, job_id: str, prepared: list[Any]) -> list[dict[str, Any]]:
+        """Keep a job's prepared reference images (for Reroll, and to re-run it after a restart before upload)."""
+        folder = self.root.parent / "refs" / job_id
+        await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
+        kept: list[dict[str, Any]] = []
+        for p in prepared:
+            path = folder / f"{p.index + 1}.{p.format}"
+            await asyncio.to_thread(path.write_bytes, p.data)
+            await self.store.add_file(str(path), job_id, len(p.data))
+            kept.append({"path": str(path), "width": p.width, "height": p.height, "format": p.format})
+        return kept
+
+    async def load_refs(self, kept: list[dict[str, Any]]) -> list[Any] | None:
+        """The prepared images back from disk, or None when any of them is gone (evicted)."""
+        from core.media import PreparedImage
+
+        out: list[Any] = []
+        for index, meta in enumerate(kept):
+            try:
+                data = await asyncio.to_thread(Path(str(meta["path"])).read_bytes)
+            except (OSError, KeyError):
+                return None
+            out.append(PreparedImage(data, int(meta["width"]), int(meta["height"]), str(meta["format"]), index))
+        return out
+
     async def evict(self) -> int:
         paths = await self.store.files_to_evict(older_than=time.time() - self.retention_s, max_bytes=self.max_bytes)
         for p in paths:

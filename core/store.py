@@ -60,11 +60,15 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX files_created ON files(created_at);
     """,
+    # 2: reference images kept with compositions and framed videos (reroll, restart before upload)
+    """
+    ALTER TABLE jobs ADD COLUMN refs TEXT;
+    """,
 ]
 
 _JOB_COLUMNS = (
     "id, kind, spec, owner, submit_id, state, account_key, history_id, body, result, error, finished, total, "
-    "delivered_at, created_at, updated_at"
+    "delivered_at, created_at, updated_at, refs"
 )
 
 
@@ -94,6 +98,7 @@ def _row_to_record(row: sqlite3.Row) -> JobRecord:
         delivered_at=row["delivered_at"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
+        refs=_loads(row["refs"]),
     )
 
 
@@ -158,16 +163,18 @@ class SqliteJobStore:
             record.delivered_at,
             record.created_at,
             record.updated_at,
+            _dumps(record.refs),
         )
 
         def write(conn: sqlite3.Connection) -> None:
             conn.execute(
-                f"INSERT INTO jobs ({_JOB_COLUMNS}) VALUES ({', '.join('?' * 16)}) "
+                f"INSERT INTO jobs ({_JOB_COLUMNS}) VALUES ({', '.join('?' * 17)}) "
                 "ON CONFLICT(id) DO UPDATE SET state=excluded.state, "
                 "account_key=COALESCE(excluded.account_key, jobs.account_key), "
                 "history_id=COALESCE(excluded.history_id, jobs.history_id), body=COALESCE(excluded.body, jobs.body), "
                 "result=excluded.result, error=excluded.error, finished=excluded.finished, total=excluded.total, "
-                "delivered_at=COALESCE(excluded.delivered_at, jobs.delivered_at), updated_at=excluded.updated_at",
+                "delivered_at=COALESCE(excluded.delivered_at, jobs.delivered_at), updated_at=excluded.updated_at, "
+                "refs=COALESCE(excluded.refs, jobs.refs)",
                 values,
             )
 

@@ -53,3 +53,37 @@ async def test_job_running_at_shutdown_is_delivered_by_the_next_process(
     assert post.json["embeds"][0]["description"] == "survive the restart"
     assert len(post.files) == 1 and post.files[0].size > 0
     assert len(jimeng_fake.calls("/mweb/v1/aigc_draft/generate")) == 1  # resumed, never resubmitted
+
+
+async def test_reroll_of_a_composition_after_a_restart_uses_the_kept_references(
+    discord_fake: FakeDiscord, jimeng_fake: FakeJimeng, tmp_path: Path
+) -> None:
+    from io import BytesIO
+
+    from PIL import Image
+
+    from tests.bot.support import result
+
+    buf = BytesIO()
+    Image.new("RGB", (64, 64), "purple").save(buf, "PNG")
+    async with aiohttp.ClientSession() as http:
+        engine = await _engine(http, jimeng_fake, tmp_path)
+        try:
+            bot = JimengBot(engine=engine, config=TEST_CONFIG, data_dir=tmp_path, clock=discord_fake.clock)
+            async with run_bot(bot, fake=discord_fake) as fake:
+                ix = await fake.slash(
+                    "compose",
+                    {"prompt": "in watercolor"},
+                    attachments={"image1": ("cat.png", buf.getvalue(), "image/png")},
+                )
+                msg = await result(fake, ix)
+            job_id = msg["embeds"][0]["footer"]["text"].split()[-1]
+            restarted = JimengBot(engine=engine, config=TEST_CONFIG, data_dir=tmp_path, clock=discord_fake.clock)
+            async with run_bot(restarted, fake=discord_fake) as fake:  # no references in the new bot's memory
+                click = await fake.click(msg, f"jimeng:reroll:{job_id}")
+                again = await result(fake, click)
+        finally:
+            await engine.close()
+    assert again["embeds"][0]["description"] == "in watercolor"
+    blends = [j for j in jimeng_fake.jobs.values() if j.kind == "blend"]
+    assert len(blends) == 2 and all(len(j.references) == 1 for j in blends)

@@ -219,3 +219,72 @@ async def test_store_counts_active_jobs_per_owner(tmp_path: Path) -> None:
     await again.open()
     assert (await again.get("j0")) is not None
     await again.close()
+
+
+def _png(color: str, size: tuple[int, int] = (40, 30)) -> bytes:
+    from io import BytesIO
+
+    from PIL import Image
+
+    buf = BytesIO()
+    Image.new("RGB", size, color).save(buf, "PNG")
+    return buf.getvalue()
+
+
+async def test_references_are_kept_for_reroll(fake_jimeng: FakeJimeng, tmp_path: Path) -> None:
+    from core.media import RefImage
+
+    fake_jimeng.add_account(sid("a"))
+    refs = [RefImage.from_bytes(_png(c)) for c in ("red", "blue")]
+    async with engine_for(fake_jimeng, sid("a"), data_dir=tmp_path) as engine:
+        job = await engine.compose(ImageParams(prompt="blend", count=1), refs)
+        await job.wait()
+        again = await engine.references(job.id)
+        assert again is not None and len(again) == 2
+        job2 = await engine.compose(ImageParams(prompt="blend again", count=1), again)
+        await job2.wait()
+    blends = [j for j in fake_jimeng.jobs.values() if j.kind == "blend"]
+    assert [len(j.references) for j in blends] == [2, 2]
+
+
+async def test_queued_composition_runs_after_a_restart_from_kept_references(
+    slow_fake: FakeJimeng, tmp_path: Path
+) -> None:
+    from core.media import RefImage
+
+    slow_fake.add_account(sid("a"))
+    async with engine_for(slow_fake, sid("a"), data_dir=tmp_path, account_concurrency=1) as engine:
+        first = await engine.imagine(ImageParams(prompt="ahead in line", count=1))
+        queued = await engine.compose(ImageParams(prompt="waiting", count=1), [RefImage.from_bytes(_png("green"))])
+        await asyncio.sleep(0.2)
+        assert queued.state is JobState.QUEUED
+    # restart: the first job resumes, the composition (never uploaded) runs from its kept reference
+    async with engine_for(slow_fake, sid("a"), data_dir=tmp_path, account_concurrency=1) as engine:
+        done = {}
+        for job_id in (first.id, queued.id):
+            job = engine.job(job_id)
+            assert job is not None and job.recovered
+            done[job_id] = await job.wait()
+    assert done[queued.id].images
+    assert len([j for j in slow_fake.jobs.values() if j.kind == "blend"]) == 1
+
+
+async def test_store_migrates_an_older_schema(tmp_path: Path) -> None:
+    import sqlite3
+
+    from core.store import MIGRATIONS
+
+    path = tmp_path / "old.sqlite3"
+    conn = sqlite3.connect(path)
+    conn.executescript(f"BEGIN; {MIGRATIONS[0]}; PRAGMA user_version=1; COMMIT;")
+    conn.execute(
+        "INSERT INTO jobs (id, kind, spec, owner, submit_id, state, created_at, updated_at) "
+        "VALUES ('old', 'image', '{}', '{}', 's-old', 'succeeded', 1, 1)"
+    )
+    conn.commit()
+    conn.close()
+    store = SqliteJobStore(path)
+    rec = await store.get("old")
+    assert rec is not None and rec.refs is None
+    assert await store._run(lambda c: c.execute("PRAGMA user_version").fetchone()[0]) == len(MIGRATIONS)
+    await store.close()
