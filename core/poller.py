@@ -198,7 +198,8 @@ class AccountPoller:
         try:
             while self._tracked:
                 now = self._clock()
-                next_at = min(t.next_poll_at for t in self._tracked.values())
+                # Wake for the next poll, or a deadline, whichever comes first (a last poll, then the timeout).
+                next_at = min(min(t.next_poll_at, t.deadline_at) for t in self._tracked.values())
                 if next_at > now:
                     self._wake.clear()
                     try:

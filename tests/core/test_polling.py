@@ -133,3 +133,16 @@ async def test_video_uses_video_deadline(fake_jimeng: FakeJimeng) -> None:
         with pytest.raises(JobTimeoutError):
             await job.wait()
         assert asyncio.get_running_loop().time() - started >= 0.8
+
+
+async def test_deadline_fires_on_time_even_when_the_next_poll_is_far_away(fake_jimeng: FakeJimeng) -> None:
+    """The first poll may wait for a long queue estimate; the deadline must not wait with it."""
+    fake_jimeng.add_account(sid("a")).next_outcomes = [("never",)]
+    timing = dataclasses.replace(FAST, image_expected=30.0, image_deadline=0.6)
+    async with engine_for(fake_jimeng, sid("a"), timing=timing) as engine:
+        job = await engine.imagine(ImageParams(prompt="late", count=1))
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        with pytest.raises(JobTimeoutError):
+            await job.wait()
+        assert loop.time() - started < 3.0
