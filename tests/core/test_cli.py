@@ -72,3 +72,17 @@ async def test_cli_without_configuration_prints_one_line(tmp_path: Path) -> None
     assert code == 2
     assert err.strip().count("\n") == 0 and "JIMENG_SESSION_IDS" in err
     assert "Traceback" not in err
+
+
+async def test_cli_compose_from_a_local_file(fake_jimeng: FakeJimeng, tmp_path: Path) -> None:
+    ref = tmp_path / "ref.png"
+    Image.new("RGB", (80, 60), "orange").save(ref)
+    fake_jimeng.add_account(sid("cli"))
+    env = _env(JIMENG_SESSION_IDS=sid("cli"), JIMENG_UPSTREAM_URL=fake_jimeng.url, JIMENG_IMAGE_EXPECTED_S="0.5")
+    code, out, err = await _cli(
+        "compose", "make it blue", str(ref), "--count", "1", "--out", str(tmp_path / "out"), env=env, cwd=tmp_path
+    )
+    assert code == 0, err
+    assert len(out.split()) == 1
+    blend = next(j for j in fake_jimeng.jobs.values() if j.kind == "blend")
+    assert len(blend.references) == 1

@@ -156,3 +156,21 @@ async def test_catalogue_missing_falls_back_to_static_table(fake_jimeng: FakeJim
     async with engine_for(fake_jimeng, sid(1)) as engine:
         assert {m.name for m in engine.models("image")} >= {"jimeng-4.5", "jimeng-5.0"}
         assert not any(m.from_catalogue for m in engine.models("image"))
+
+
+@pytest.mark.parametrize("name", sorted(C.IMAGE_MODELS))
+def test_draft_shape_for_every_image_model(name: str) -> None:
+    spec_model = C.IMAGE_MODELS[name]
+    region = next(iter(sorted(spec_model.regions)))
+    spec = validate_image(ImageParams(prompt="p", model=name), Registry(), frozenset({region}))
+    body = text_to_image(spec, "sub", region)
+    _, comp = _core_param(body)
+    core = comp["abilities"]["generate"]["core_param"]
+    assert body["extend"]["root_model"] == core["model"] == spec_model.key
+    assert body["http_common_info"]["aid"] == C.REGIONS[region].aid
+    info = core["large_image_info"]
+    assert info["resolution_type"] in spec_model.resolutions or region in spec_model.forced
+    if spec_model.count_options is None:
+        assert "gen_count" not in comp["abilities"]["gen_option"]
+    else:
+        assert comp["abilities"]["gen_option"]["gen_count"] == spec_model.default_count
