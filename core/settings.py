@@ -53,6 +53,12 @@ class JimengSettings(BaseSettings):
             tokens = parse_tokens(raw)
         except JimengError as err:
             raise MissingSettingError(f"JIMENG_SESSION_IDS is malformed: {err.message}") from None
+        for tok in tokens:
+            if tok.proxy and not tok.proxy.lower().startswith(("http://", "https://")):
+                scheme = tok.proxy.split(":", 1)[0]
+                raise MissingSettingError(
+                    f"JIMENG_SESSION_IDS: account {tok.masked} uses a {scheme} proxy; only http(s) proxies are supported"
+                )
         return EngineConfig(
             tokens=[
                 f"{t.proxy + '@' if t.proxy else ''}{'' if t.region is C.Region.CN else t.region.value + '-'}{t.sessionid}"

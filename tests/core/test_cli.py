@@ -86,3 +86,10 @@ async def test_cli_compose_from_a_local_file(fake_jimeng: FakeJimeng, tmp_path: 
     assert len(out.split()) == 1
     blend = next(j for j in fake_jimeng.jobs.values() if j.kind == "blend")
     assert len(blend.references) == 1
+
+
+async def test_cli_refuses_a_socks_proxy_in_one_line(tmp_path: Path) -> None:
+    env = _env(JIMENG_SESSION_IDS=f"socks5://127.0.0.1:1080@{sid('p')}")
+    code, _, err = await _cli("credits", env=env, cwd=tmp_path)
+    assert code == 2 and "only http(s) proxies" in err and "Traceback" not in err
+    assert sid("p") not in err
