@@ -138,6 +138,7 @@ class Engine:
                 retention_s=config.retention_days * 86400,
                 max_bytes=config.max_storage_mb * 1024 * 1024,
             )
+        self._settling: dict[str, asyncio.Future[None]] = {}  # jobs whose results are being copied locally
         self._writes: set[asyncio.Task[None]] = set()  # account-state saves: flushed, never cancelled, at close
         self._deliver: Callable[[Job], Awaitable[None]] | None = None
         self._to_deliver: list[Job] = []
@@ -396,8 +397,6 @@ class Engine:
     async def _run(self, job: Job, work: Coroutine[Any, Any, JobResult]) -> None:
         try:
             result = await work
-            if self.keeper is not None:
-                result = replace(result, assets=await self.keeper.keep(job.id, result.assets))
         except asyncio.CancelledError:
             if isinstance(self.store, MemoryJobStore):  # nothing will resume it: say so
                 job.fail(JimengError("the service stopped before the job finished"))
@@ -409,10 +408,49 @@ class Engine:
             log.exception("job %s (%s) failed unexpectedly", job.id, job.kind)
             job.fail(JimengError(f"internal error ({type(exc).__name__})"))
         else:
-            job.succeed(result)
+            if self.keeper is not None:
+                self.keeper.begin(job.id, result.assets)
+                self._settling[job.id] = asyncio.get_running_loop().create_future()
+            job.succeed(result)  # deliver at once; the local copies follow (download() waits for a copy in progress)
         await self._save(job)
+        if job.state is JobState.SUCCEEDED and self.keeper is not None:
+            try:
+                await self._keep(job)
+            finally:
+                settling = self._settling.pop(job.id, None)
+                if settling is not None and not settling.done():
+                    settling.set_result(None)
         if job.recovered:
             await self._hand_over(job)
+
+    async def _keep(self, job: Job) -> None:
+        """Copy a finished job's files into the data directory, then record their paths."""
+        assert self.keeper is not None
+        result = job.last_event.result
+        if result is None:
+            return
+        try:
+            assets = await self.keeper.keep(job.id, result.assets)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("job %s: keeping its results locally failed; the upstream URLs stay", job.id)
+            return
+        job.replace_result(replace(result, assets=assets))
+        await self._save(job)
+
+    async def settled(self, job_id: str) -> JobResult | None:
+        """A finished job's result once its files are kept locally (paths set), or None if it did not succeed."""
+        job = self._jobs.get(job_id)
+        if job is not None:
+            await job.wait_terminal()
+            settling = self._settling.get(job_id)
+            if settling is not None:
+                await asyncio.shield(settling)  # the copy, and the record updated with its paths
+            if job.last_event.result is not None and all(a.path for a in job.last_event.result.assets):
+                return job.last_event.result
+        rec = await self.store.get(job_id)
+        return JobResult.from_dict(rec.result) if rec is not None and rec.result else None
 
     async def _attempt_accounts(
         self,
@@ -633,6 +671,10 @@ class Engine:
     async def download(self, asset: Asset, *, chunk_size: int = 1 << 16) -> AsyncIterator[Download]:
         """Stream a result file: the local copy when the store kept one (it outlives upstream's signed URL), else
         upstream. Front ends read results only through this."""
+        if not asset.path and self.keeper is not None:
+            path = await self.keeper.local_path(asset.url)  # kept already, or being kept right now: wait for it
+            if path:
+                asset = replace(asset, path=path)
         async with open_asset(self.upstream, asset, chunk_size=chunk_size) as dl:
             yield dl
 

@@ -166,6 +166,16 @@ class Job:
             self._done.exception()  # mark retrieved: a failure nobody awaits is not an "unhandled" error
         return event
 
+    def replace_result(self, result: JobResult) -> None:
+        """After success: the same result with local copies attached. No new event (listeners already had it)."""
+        if self._last.state is JobState.SUCCEEDED:
+            self._last = replace(self._last, result=result)
+
+    async def wait_terminal(self) -> JobEvent:
+        """The terminal event, whether the job succeeded or failed (never raises the job's error)."""
+        await asyncio.wait([self._done])
+        return self._last
+
     def succeed(self, result: JobResult) -> None:
         self.publish(JobState.SUCCEEDED, result=result, finished=len(result.assets), total=len(result.assets))
 

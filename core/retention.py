@@ -11,6 +11,7 @@ import asyncio
 import logging
 import mimetypes
 import time
+from collections import OrderedDict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
@@ -23,7 +24,9 @@ from core.transport import Upstream
 
 log = logging.getLogger(__name__)
 
-CHUNK = 1 << 16
+CHUNK = 1 << 16  # streaming to callers
+COPY_CHUNK = 1 << 20  # copying to disk: few, large writes (each one a thread hop)
+KNOWN_PATHS = 10_000  # upstream URL → local copy, remembered for callers that hold the original Asset
 _EXT_BY_TYPE = {"image/webp": ".webp", "image/jpeg": ".jpg", "image/png": ".png", "video/mp4": ".mp4"}
 
 
@@ -93,14 +96,46 @@ class ResultKeeper:
         self.retention_s = retention_s
         self.max_bytes = max_bytes
         self._sem = asyncio.Semaphore(concurrency)
+        self._copying: dict[str, asyncio.Future[str | None]] = {}  # upstream URL → local path (when done)
+        self._known: OrderedDict[str, str] = OrderedDict()
+
+    def begin(self, job_id: str, assets: tuple[Asset, ...]) -> None:
+        """Announce a copy before the job's success is published, so readers wait for it instead of racing it."""
+        loop = asyncio.get_running_loop()
+        for a in assets:
+            self._copying.setdefault(a.url, loop.create_future())
 
     async def keep(self, job_id: str, assets: tuple[Asset, ...]) -> tuple[Asset, ...]:
-        """Download every asset; an asset whose download fails keeps only its upstream URL."""
-        folder = self.root / job_id
-        await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
-        kept = await asyncio.gather(*(self._one(folder, job_id, i, a) for i, a in enumerate(assets, 1)))
+        """Download every asset; an asset whose download fails keeps only its upstream URL. Callers of
+        ``local_path`` for these URLs wait for the copy instead of fetching the file a second time."""
+        self.begin(job_id, assets)
+        futures = {a.url: self._copying[a.url] for a in assets}
+        kept: list[Asset] = list(assets)
+        try:
+            folder = self.root / job_id
+            await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
+            kept = list(await asyncio.gather(*(self._one(folder, job_id, i, a) for i, a in enumerate(assets, 1))))
+        finally:
+            for original, copy in zip(assets, kept, strict=True):
+                if copy.path:
+                    self._known[original.url] = copy.path
+                    while len(self._known) > KNOWN_PATHS:
+                        self._known.popitem(last=False)
+                fut = futures[original.url]
+                if not fut.done():
+                    fut.set_result(copy.path)
+                self._copying.pop(original.url, None)
         await self.evict()
         return tuple(kept)
+
+    async def local_path(self, url: str) -> str | None:
+        """The local copy of an upstream URL: known, or being made now (then wait for it), else None."""
+        if url in self._known:
+            return self._known[url]
+        fut = self._copying.get(url)
+        if fut is None:
+            return None
+        return await asyncio.shield(fut)
 
     async def _one(self, folder: Path, job_id: str, index: int, asset: Asset) -> Asset:
         async with self._sem:
@@ -119,7 +154,7 @@ class ResultKeeper:
                     fh = await asyncio.to_thread(tmp.open, "wb")
                     size = 0
                     try:
-                        async for chunk in resp.content.iter_chunked(CHUNK):
+                        async for chunk in resp.content.iter_chunked(COPY_CHUNK):
                             size += len(chunk)
                             await asyncio.to_thread(fh.write, chunk)
                     finally:

@@ -109,6 +109,10 @@ class SqliteJobStore:
         self.path = Path(path)
         self._conn: sqlite3.Connection | None = None
         self._lock = asyncio.Lock()
+        # Writes queue here; one writer commits everything queued in a single transaction (one thread hop), so
+        # 50 jobs arriving at once cost one commit, not 50 in a row. A write returns once it is committed.
+        self._queue: list[tuple[str, Sequence[Any], bool, asyncio.Future[None]]] = []
+        self._writer: asyncio.Task[None] | None = None
 
     # ------------------------------------------------------------------------------------------------ plumbing
 
@@ -130,10 +134,51 @@ class SqliteJobStore:
         return conn
 
     async def close(self) -> None:
+        if self._writer is not None:
+            await asyncio.gather(self._writer, return_exceptions=True)
         async with self._lock:
             if self._conn is not None:
                 conn, self._conn = self._conn, None
                 await asyncio.to_thread(conn.close)
+
+    async def _write(self, sql: str, args: Sequence[Any], *, many: bool = False) -> None:
+        await self.open()
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queue.append((sql, args, many, fut))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._drain(), name="job-store-writer")
+        await fut
+
+    async def _drain(self) -> None:
+        while self._queue:
+            batch, self._queue = self._queue, []
+            async with self._lock:
+                conn = self._conn
+                assert conn is not None
+                try:
+                    await asyncio.to_thread(self._commit, conn, batch)
+                except Exception as exc:  # report it to every waiting writer
+                    for *_, fut in batch:
+                        if not fut.done():
+                            fut.set_exception(exc)
+                    continue
+            for *_, fut in batch:
+                if not fut.done():
+                    fut.set_result(None)
+
+    @staticmethod
+    def _commit(conn: sqlite3.Connection, batch: list[tuple[str, Sequence[Any], bool, asyncio.Future[None]]]) -> None:
+        conn.execute("BEGIN")
+        try:
+            for sql, args, many, _ in batch:
+                if many:
+                    conn.executemany(sql, args)
+                else:
+                    conn.execute(sql, args)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
 
     async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         await self.open()
@@ -166,19 +211,16 @@ class SqliteJobStore:
             _dumps(record.refs),
         )
 
-        def write(conn: sqlite3.Connection) -> None:
-            conn.execute(
-                f"INSERT INTO jobs ({_JOB_COLUMNS}) VALUES ({', '.join('?' * 17)}) "
-                "ON CONFLICT(id) DO UPDATE SET state=excluded.state, "
-                "account_key=COALESCE(excluded.account_key, jobs.account_key), "
-                "history_id=COALESCE(excluded.history_id, jobs.history_id), body=COALESCE(excluded.body, jobs.body), "
-                "result=excluded.result, error=excluded.error, finished=excluded.finished, total=excluded.total, "
-                "delivered_at=COALESCE(excluded.delivered_at, jobs.delivered_at), updated_at=excluded.updated_at, "
-                "refs=COALESCE(excluded.refs, jobs.refs)",
-                values,
-            )
-
-        await self._run(write)
+        await self._write(
+            f"INSERT INTO jobs ({_JOB_COLUMNS}) VALUES ({', '.join('?' * 17)}) "
+            "ON CONFLICT(id) DO UPDATE SET state=excluded.state, "
+            "account_key=COALESCE(excluded.account_key, jobs.account_key), "
+            "history_id=COALESCE(excluded.history_id, jobs.history_id), body=COALESCE(excluded.body, jobs.body), "
+            "result=excluded.result, error=excluded.error, finished=excluded.finished, total=excluded.total, "
+            "delivered_at=COALESCE(excluded.delivered_at, jobs.delivered_at), updated_at=excluded.updated_at, "
+            "refs=COALESCE(excluded.refs, jobs.refs)",
+            values,
+        )
 
     async def get(self, job_id: str) -> JobRecord | None:
         def read(conn: sqlite3.Connection) -> JobRecord | None:
@@ -223,7 +265,7 @@ class SqliteJobStore:
 
     async def mark_delivered(self, job_id: str) -> None:
         now = time.time()
-        await self._run(lambda c: c.execute("UPDATE jobs SET delivered_at = ? WHERE id = ?", (now, job_id)))
+        await self._write("UPDATE jobs SET delivered_at = ? WHERE id = ?", (now, job_id))
 
     async def count_active(self, *, owner_key: str | None = None, owner_value: Any = None) -> int:
         def read(conn: sqlite3.Connection) -> int:
@@ -253,12 +295,10 @@ class SqliteJobStore:
     async def save_account(self, key: str, data: dict[str, Any]) -> None:
         raw = _dumps(data)
         now = time.time()
-        await self._run(
-            lambda c: c.execute(
-                "INSERT INTO accounts (key, data, updated_at) VALUES (?, ?, ?) "
-                "ON CONFLICT(key) DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at",
-                (key, raw, now),
-            )
+        await self._write(
+            "INSERT INTO accounts (key, data, updated_at) VALUES (?, ?, ?) "
+            "ON CONFLICT(key) DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at",
+            (key, raw, now),
         )
 
     async def load_accounts(self) -> dict[str, dict[str, Any]]:
@@ -271,11 +311,9 @@ class SqliteJobStore:
 
     async def add_file(self, path: str, job_id: str, size: int) -> None:
         now = time.time()
-        await self._run(
-            lambda c: c.execute(
-                "INSERT OR REPLACE INTO files (path, job_id, size, created_at) VALUES (?, ?, ?, ?)",
-                (path, job_id, size, now),
-            )
+        await self._write(
+            "INSERT OR REPLACE INTO files (path, job_id, size, created_at) VALUES (?, ?, ?, ?)",
+            (path, job_id, size, now),
         )
 
     async def files_to_evict(self, *, older_than: float, max_bytes: int) -> list[str]:
@@ -295,4 +333,4 @@ class SqliteJobStore:
 
     async def forget_files(self, paths: Sequence[str]) -> None:
         if paths:
-            await self._run(lambda c: c.executemany("DELETE FROM files WHERE path = ?", [(p,) for p in paths]))
+            await self._write("DELETE FROM files WHERE path = ?", [(p,) for p in paths], many=True)

@@ -27,7 +27,8 @@ def emit(**fields: Any) -> None:
 
 async def deliver(engine: Engine, job: Job) -> None:
     ev = job.last_event
-    paths = [a.path for a in ev.result.assets] if ev.result else []
+    kept = await engine.settled(job.id)  # the result once its files are copied to the data directory
+    paths = [a.path for a in kept.assets] if kept else []
     emit(event="delivered", job=job.id, state=ev.state.value, paths=paths, recovered=job.recovered,
          error=ev.error.message if ev.error else None)  # fmt: skip
 

@@ -187,7 +187,8 @@ async def test_retention_and_disk_cap(fake_jimeng: FakeJimeng, tmp_path: Path) -
         results = []
         for i in range(3):
             job = await engine.imagine(ImageParams(prompt=f"keep {i}", count=1, resolution="4k"))
-            results.append(await job.wait())
+            await job.wait()  # delivered at once, with upstream URLs ...
+            results.append(await engine.settled(job.id))  # ... and then kept locally
         files = sorted((tmp_path / "results").rglob("*.*"))
         sizes = [f.stat().st_size for f in files]
         assert sum(sizes) <= 10 * 1024 * 1024
@@ -288,3 +289,22 @@ async def test_store_migrates_an_older_schema(tmp_path: Path) -> None:
     assert rec is not None and rec.refs is None
     assert await store._run(lambda c: c.execute("PRAGMA user_version").fetchone()[0]) == len(MIGRATIONS)
     await store.close()
+
+
+async def test_results_are_delivered_before_the_copy_and_read_once_from_upstream(
+    fake_jimeng: FakeJimeng, tmp_path: Path
+) -> None:
+    fake_jimeng.add_account(sid("a"))
+    async with engine_for(fake_jimeng, sid("a"), data_dir=tmp_path) as engine:
+        job = await engine.imagine(ImageParams(prompt="fast", count=2, resolution="4k"))
+        result = await job.wait()
+        assert all(a.path is None for a in result.images)  # the caller did not wait for the disk copy
+        async with engine.download(result.images[0]) as dl:  # a copy in progress is awaited, not fetched again
+            data = await dl.read()
+        kept = await engine.settled(job.id)
+        assert kept is not None and all(a.path for a in kept.images)
+        assert data == Path(kept.images[0].path).read_bytes()
+        rec = await engine.job_record(job.id)
+        assert rec is not None and all(a["path"] for a in rec.result["assets"])
+    cdn = [r for r in fake_jimeng.requests if r.path.startswith("/img/")]
+    assert len(cdn) == 2, "each file fetched from upstream once"
