@@ -366,7 +366,9 @@ class Engine:
         if refs and self.keeper is not None:
             job.refs = await self.keeper.keep_refs(job.id, refs)
         self._jobs[job.id] = job
-        await self._save(job)
+        # Not awaited: the store's single writer commits it before anything queued later (the SUBMITTING save, which
+        # carries the body and IS awaited before the request leaves), so the caller does not wait for a commit.
+        self._track_write(self._save(job))
         self._spawn(job, self._attempt_accounts(job, spec, _builder(spec), among=among, total=total, refs=refs or []))
         return job
 
@@ -723,11 +725,15 @@ class Engine:
             if poller is not None and not len(poller):
                 del self._pollers[key]
 
+    def _track_write(self, write: Coroutine[Any, Any, None]) -> None:
+        """Start a store write now without waiting for it; close() flushes the ones still running."""
+        task = asyncio.create_task(write)
+        self._writes.add(task)
+        task.add_done_callback(self._writes.discard)
+
     def _persist_account(self, acc: Account) -> None:
         if acc.pooled:
-            task = asyncio.create_task(self.store.save_account(acc.key, acc.snapshot()))
-            self._writes.add(task)
-            task.add_done_callback(self._writes.discard)
+            self._track_write(self.store.save_account(acc.key, acc.snapshot()))
 
     async def _recover(self) -> None:
         """Resume every job a previous process left unfinished; hand finished-but-undelivered ones over again."""

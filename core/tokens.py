@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from core import constants as C
 from core.errors import InvalidRequestError
@@ -32,16 +32,15 @@ class Token:
     sessionid: str
     region: C.Region = C.Region.CN
     proxy: str | None = None
+    key: str = field(init=False, repr=False, compare=False)  # identity: region + session id fingerprint
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "key", f"{self.region.value}:{fingerprint(self.sessionid)}")
 
     @property
     def masked(self) -> str:
         prefix = "" if self.region is C.Region.CN else f"{self.region.value}-"
         return prefix + mask(self.sessionid)
-
-    @property
-    def key(self) -> str:
-        """Identity of the account: region + session id fingerprint."""
-        return f"{self.region.value}:{fingerprint(self.sessionid)}"
 
     def __repr__(self) -> str:  # never print the secret, even by accident
         proxy = " via proxy" if self.proxy else ""
