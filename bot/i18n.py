@@ -195,6 +195,52 @@ MESSAGES: dict[str, dict[str, str]] = {
         ZH: "图片太多：{count} 张。该模型最多接受 {max} 张。",
     },
     "e_invalid": {EN: "That request isn't valid: {reason}", ZH: "请求无效：{reason}"},
+    # core's validation problems (InvalidRequestError.code), with its details as fields
+    "v_unknown_model": {
+        EN: "unknown model “{model}”; available: {available}",
+        ZH: "没有“{model}”这个模型；可用：{available}",
+    },
+    "v_model_not_offered": {
+        EN: "model “{model}” is not offered on this bot's Jimeng sites ({have}); it exists on {offered}",
+        ZH: "本机器人的即梦站点（{have}）不提供模型“{model}”；它在 {offered} 上",
+    },
+    "v_model_gone": {EN: "model “{model}” is no longer available", ZH: "模型“{model}”已不再可用"},
+    "v_prompt_empty": {EN: "the prompt is empty", ZH: "提示词是空的"},
+    "v_prompt_too_long": {EN: "the prompt is longer than {max} characters", ZH: "提示词超过了 {max} 个字符"},
+    "v_strength_range": {EN: "strength must be between 0 and 1", ZH: "精细度必须在 0 到 1 之间"},
+    "v_no_references": {EN: "model “{model}” cannot compose from images", ZH: "模型“{model}”不支持图片合成"},
+    "v_too_many_references": {
+        EN: "too many images: {count}; “{model}” takes 1–{max}",
+        ZH: "图片太多：{count} 张；“{model}”最多接受 1–{max} 张",
+    },
+    "v_no_images": {EN: "a composition needs at least one image", ZH: "合成至少需要一张图片"},
+    "v_unknown_resolution": {
+        EN: "unknown resolution “{value}”; use {allowed}",
+        ZH: "未知分辨率“{value}”；可用：{allowed}",
+    },
+    "v_unknown_ratio": {EN: "unknown ratio “{value}”; use {allowed}", ZH: "未知比例“{value}”；可用：{allowed}"},
+    "v_bad_size": {
+        EN: "size must look like 2048x2048, not “{value}”",
+        ZH: "尺寸应写成 2048x2048 这样，而不是“{value}”",
+    },
+    "v_width_height_pair": {EN: "give both width and height, or neither", ZH: "宽和高要么都给，要么都不给"},
+    "v_width_height_positive": {EN: "width and height must be positive", ZH: "宽和高必须是正数"},
+    "v_auto_ratio_unsupported": {EN: "model “{model}” has no automatic ratio", ZH: "模型“{model}”不支持智能比例"},
+    "v_resolution_unsupported": {
+        EN: "model “{model}” does not do {resolution}; it does {allowed}",
+        ZH: "模型“{model}”不支持 {resolution}；支持：{allowed}",
+    },
+    "v_count_single": {EN: "model “{model}” makes one image per job", ZH: "模型“{model}”每次只生成一张图"},
+    "v_count_range": {
+        EN: "count must be {allowed} for “{model}”, not {count}",
+        ZH: "“{model}”的张数必须是 {allowed}，不能是 {count}",
+    },
+    "v_duration_unsupported": {
+        EN: "“{model}” makes videos of {allowed} seconds, not {duration}",
+        ZH: "“{model}”只能生成 {allowed} 秒的视频，不能是 {duration} 秒",
+    },
+    "v_frames_unsupported": {EN: "“{model}” does not take frame images", ZH: "“{model}”不支持首尾帧图片"},
+    "v_last_frame_needs_first": {EN: "a last frame needs a first frame too", ZH: "有尾帧时必须同时给出首帧"},
     "e_region": {
         EN: "Jimeng refused the request from this server's network region.",
         ZH: "即梦拒绝了来自本服务器网络区域的请求。",

@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import discord
 
-from bot.i18n import t
+from bot.i18n import MESSAGES, t
 from core import (
     AuthError,
     ContentRejectedError,
@@ -159,6 +159,17 @@ def result_embed(
 
 
 # ----------------------------------------------------------------------------------------------- errors
+def invalid_reason(err: InvalidRequestError, lang: str) -> str:
+    """Core's validation problem in the member's language (core's English sentence when it has no code we know)."""
+    key = f"v_{err.code}" if err.code else ""
+    if key in MESSAGES:
+        try:
+            return t(lang, key, **err.details)
+        except (KeyError, IndexError):
+            pass
+    return err.message
+
+
 def error_text(err: BaseException, lang: str, *, job_id: str | None = None) -> str:
     """The one mapping from an error to what a member reads (STYLE §4). Unknown errors get the apology."""
     if isinstance(err, BotError):
@@ -180,7 +191,7 @@ def error_text(err: BaseException, lang: str, *, job_id: str | None = None) -> s
     if isinstance(err, UploadError):
         return t(lang, "e_upload", n=(err.index or 0) + 1, reason=err.message)
     if isinstance(err, InvalidRequestError):
-        return t(lang, "e_invalid", reason=err.message)
+        return t(lang, "e_invalid", reason=invalid_reason(err, lang))
     if isinstance(err, NoAccountError):
         return t(lang, "e_no_account")
     if isinstance(err, TransportError | UpstreamError):

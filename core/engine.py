@@ -322,7 +322,9 @@ class Engine:
         """Image-to-image from 1–10 references (``core.media.RefImage``). Too many references are refused before any
         download, upload or credit is spent."""
         if not images:
-            raise InvalidRequestError("a composition needs at least one reference image", param="images")
+            raise InvalidRequestError(
+                "a composition needs at least one reference image", param="images", code="no_images"
+            )
         spec = self.validate_image(params, references=len(images), accounts=accounts)
         prepared = await self._prepare_refs(images)
         return await self._launch("compose", spec, owner=owner, among=accounts, total=spec.count, refs=prepared)
@@ -338,7 +340,9 @@ class Engine:
     ) -> Job:
         """Text-to-video, or video from a first frame (and optionally a last frame)."""
         if last_frame is not None and first_frame is None:
-            raise InvalidRequestError("a last frame needs a first frame too", param="last_frame")
+            raise InvalidRequestError(
+                "a last frame needs a first frame too", param="last_frame", code="last_frame_needs_first"
+            )
         frames = [f for f in (first_frame, last_frame) if f is not None]
         params = params.model_copy(update={"frames": len(frames)})
         spec = self.validate_video(params, accounts=accounts)

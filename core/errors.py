@@ -121,16 +121,28 @@ class UpstreamError(APIError):
 
 
 class InvalidRequestError(JimengError):
-    """The caller's request is invalid; ``param`` names the offending parameter."""
+    """The caller's request is invalid. ``param`` names the offending parameter; ``code`` is a stable name of the
+    problem and ``details`` its values (e.g. ``count_range`` / ``{"count": 9, "allowed": "1–8"}``), so front ends can
+    say it in their own language. ``message`` is the English sentence."""
 
     kind = "invalid_request"
 
-    def __init__(self, message: str, *, param: str | None = None, **kw: Any) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        param: str | None = None,
+        code: str | None = None,
+        details: dict[str, Any] | None = None,
+        **kw: Any,
+    ) -> None:
         super().__init__(message, **kw)
         self.param = param
+        self.code = code
+        self.details = details or {}
 
     def to_dict(self) -> dict[str, Any]:
-        return {**super().to_dict(), "param": self.param}
+        return {**super().to_dict(), "param": self.param, "code": self.code, "details": self.details}
 
 
 class GenerationFailedError(JimengError):
@@ -225,6 +237,8 @@ def error_from_dict(data: dict[str, Any]) -> JimengError:
         err = JimengError(str(data.get("message") or "the job failed"), **kw)
     if isinstance(err, InvalidRequestError):
         err.param = data.get("param")
+        err.code = data.get("code")
+        err.details = data.get("details") or {}
     return err
 
 

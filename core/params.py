@@ -149,13 +149,20 @@ def _pick_model(
     model = registry.get(wanted)
     if model is None or model.kind != kind:
         names = ", ".join(m.name for m in registry.all(kind, regions)) or "none"  # type: ignore[arg-type]
-        raise InvalidRequestError(f"unknown {kind} model '{wanted}'; available: {names}", param="model")
+        raise InvalidRequestError(
+            f"unknown {kind} model '{wanted}'; available: {names}",
+            param="model",
+            code="unknown_model",
+            details={"model": wanted, "available": names},
+        )
     if not model.regions & regions:
         offered = ", ".join(sorted(r.value for r in model.regions))
         have = ", ".join(sorted(r.value for r in regions)) or "none"
         raise InvalidRequestError(
             f"model '{model.name}' is not offered on the configured Jimeng sites ({have}); it exists on: {offered}",
             param="model",
+            code="model_not_offered",
+            details={"model": model.name, "have": have, "offered": offered},
         )
     return model
 
@@ -163,9 +170,14 @@ def _pick_model(
 def _check_prompt(prompt: str, *, required: bool) -> str:
     text = prompt.strip()
     if required and not text:
-        raise InvalidRequestError("the prompt is empty", param="prompt")
+        raise InvalidRequestError("the prompt is empty", param="prompt", code="prompt_empty")
     if len(text) > MAX_PROMPT_CHARS:
-        raise InvalidRequestError(f"the prompt is longer than {MAX_PROMPT_CHARS} characters", param="prompt")
+        raise InvalidRequestError(
+            f"the prompt is longer than {MAX_PROMPT_CHARS} characters",
+            param="prompt",
+            code="prompt_too_long",
+            details={"max": MAX_PROMPT_CHARS},
+        )
     return text
 
 
@@ -181,20 +193,32 @@ def validate_image(
     prompt = _check_prompt(params.prompt, required=True)
     model = _pick_model(registry, params.model, default_model, "image", regions)
     if not 0.0 <= params.sample_strength <= 1.0:
-        raise InvalidRequestError("sample_strength must be between 0 and 1", param="sample_strength")
+        raise InvalidRequestError(
+            "sample_strength must be between 0 and 1", param="sample_strength", code="strength_range"
+        )
     if references:
         if model.max_references <= 0:
-            raise InvalidRequestError(f"model '{model.name}' cannot compose from reference images", param="model")
+            raise InvalidRequestError(
+                f"model '{model.name}' cannot compose from reference images",
+                param="model",
+                code="no_references",
+                details={"model": model.name},
+            )
         if references > model.max_references:
             raise InvalidRequestError(
                 f"too many reference images: {references}; '{model.name}' takes 1–{model.max_references}",
                 param="images",
+                code="too_many_references",
+                details={"count": references, "max": model.max_references, "model": model.name},
             )
 
     resolution = params.resolution.strip().lower() if params.resolution else None
     if resolution is not None and resolution not in C.RESOLUTIONS:
         raise InvalidRequestError(
-            f"unknown resolution '{params.resolution}'; use one of {', '.join(C.RESOLUTIONS)}", param="resolution"
+            f"unknown resolution '{params.resolution}'; use one of {', '.join(C.RESOLUTIONS)}",
+            param="resolution",
+            code="unknown_resolution",
+            details={"value": params.resolution, "allowed": ", ".join(C.RESOLUTIONS)},
         )
 
     intelligent = params.intelligent_ratio
@@ -208,27 +232,42 @@ def validate_image(
             ratio = r
         else:
             raise InvalidRequestError(
-                f"unknown ratio '{params.ratio}'; use one of {', '.join(C.RATIOS)} or 'auto'", param="ratio"
+                f"unknown ratio '{params.ratio}'; use one of {', '.join(C.RATIOS)} or 'auto'",
+                param="ratio",
+                code="unknown_ratio",
+                details={"value": params.ratio, "allowed": ", ".join(C.RATIOS)},
             )
     elif params.size:
         m = _SIZE_RE.match(params.size)
         if not m:
-            raise InvalidRequestError(f"size must look like 2048x2048, got '{params.size}'", param="size")
+            raise InvalidRequestError(
+                f"size must look like 2048x2048, got '{params.size}'",
+                param="size",
+                code="bad_size",
+                details={"value": params.size},
+            )
         w, h = int(m.group(1)), int(m.group(2))
         ratio = _nearest_ratio(w, h)
         resolution = resolution or _bucket_for(w, h)
     elif params.width is not None or params.height is not None:
         if params.width is None or params.height is None:
             raise InvalidRequestError(
-                "give both width and height, or neither", param="width" if params.width is None else "height"
+                "give both width and height, or neither",
+                param="width" if params.width is None else "height",
+                code="width_height_pair",
             )
         if params.width <= 0 or params.height <= 0:
-            raise InvalidRequestError("width and height must be positive", param="width")
+            raise InvalidRequestError("width and height must be positive", param="width", code="width_height_positive")
         ratio = _nearest_ratio(params.width, params.height)
         resolution = resolution or _bucket_for(params.width, params.height)
 
     if intelligent and not model.intelligent_ratio:
-        raise InvalidRequestError(f"model '{model.name}' does not support the automatic ratio", param="ratio")
+        raise InvalidRequestError(
+            f"model '{model.name}' does not support the automatic ratio",
+            param="ratio",
+            code="auto_ratio_unsupported",
+            details={"model": model.name},
+        )
     if intelligent and references:
         notes.append("automatic ratio is not used for compositions; 1:1 was used")
         intelligent = False
@@ -238,6 +277,8 @@ def validate_image(
         raise InvalidRequestError(
             f"model '{model.name}' does not support {resolution}; it supports {', '.join(model.resolutions)}",
             param="resolution",
+            code="resolution_unsupported",
+            details={"model": model.name, "resolution": resolution, "allowed": ", ".join(model.resolutions)},
         )
 
     if params.count is None:
@@ -246,13 +287,23 @@ def validate_image(
         count = params.count
         if model.count_options is None:
             if count != 1:
-                raise InvalidRequestError(f"model '{model.name}' makes one image per job; count must be 1", param="n")
+                raise InvalidRequestError(
+                    f"model '{model.name}' makes one image per job; count must be 1",
+                    param="n",
+                    code="count_single",
+                    details={"model": model.name},
+                )
         elif count not in model.count_options:
             lo, hi = model.count_range
             allowed = (
                 f"{lo}–{hi}" if hi - lo + 1 == len(model.count_options) else ", ".join(map(str, model.count_options))
             )
-            raise InvalidRequestError(f"count must be {allowed} for '{model.name}', got {count}", param="n")
+            raise InvalidRequestError(
+                f"count must be {allowed} for '{model.name}', got {count}",
+                param="n",
+                code="count_range",
+                details={"model": model.name, "count": count, "allowed": allowed},
+            )
 
     width, height = model.size(resolution, ratio)
     return ImageSpec(
@@ -284,18 +335,34 @@ def validate_video(
     duration = params.duration if params.duration is not None else model.default_duration
     if duration not in model.durations:
         allowed = _describe_durations(model.durations)
-        raise InvalidRequestError(f"'{model.name}' makes videos of {allowed} seconds, not {duration}", param="duration")
+        raise InvalidRequestError(
+            f"'{model.name}' makes videos of {allowed} seconds, not {duration}",
+            param="duration",
+            code="duration_unsupported",
+            details={"model": model.name, "duration": duration, "allowed": allowed},
+        )
     resolution = (params.resolution or model.default_resolution).strip().lower()
     if resolution not in model.resolutions:
         raise InvalidRequestError(
-            f"'{model.name}' supports {', '.join(model.resolutions)}, not {resolution}", param="resolution"
+            f"'{model.name}' supports {', '.join(model.resolutions)}, not {resolution}",
+            param="resolution",
+            code="resolution_unsupported",
+            details={"model": model.name, "resolution": resolution, "allowed": ", ".join(model.resolutions)},
         )
     if params.frames and not model.frames:
-        raise InvalidRequestError(f"'{model.name}' does not take first/last frame images", param="model")
+        raise InvalidRequestError(
+            f"'{model.name}' does not take first/last frame images",
+            param="model",
+            code="frames_unsupported",
+            details={"model": model.name},
+        )
     ratio = (params.ratio or "16:9").strip()
     if ratio not in C.VIDEO_RATIOS:
         raise InvalidRequestError(
-            f"unknown video ratio '{ratio}'; use one of {', '.join(C.VIDEO_RATIOS)}", param="ratio"
+            f"unknown video ratio '{ratio}'; use one of {', '.join(C.VIDEO_RATIOS)}",
+            param="ratio",
+            code="unknown_ratio",
+            details={"value": ratio, "allowed": ", ".join(C.VIDEO_RATIOS)},
         )
     notes: tuple[str, ...] = ()
     if params.frames and params.ratio:
@@ -322,7 +389,12 @@ def spec_from_dict(kind: str, data: dict[str, Any], registry: Registry) -> Image
     """Rebuild a stored spec (``to_dict``) against the current registry (restart recovery, buttons)."""
     model = registry.get(str(data.get("model")))
     if model is None:
-        raise InvalidRequestError(f"model '{data.get('model')}' is no longer known", param="model")
+        raise InvalidRequestError(
+            f"model '{data.get('model')}' is no longer known",
+            param="model",
+            code="model_gone",
+            details={"model": data.get("model")},
+        )
     fields = {k: v for k, v in data.items() if k != "model"}
     fields["notes"] = tuple(fields.get("notes") or ())
     if kind == "video":

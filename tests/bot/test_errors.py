@@ -74,7 +74,18 @@ async def test_invalid_options_are_refused_before_the_defer(world: World) -> Non
         ix = await fake.slash("imagine", {"prompt": "x", "model": "jimeng-3.0", "resolution": "4k"})
         cb = await ix.wait_callback()
     assert cb.json["type"] == 4 and cb.json["data"]["flags"] == 64
-    assert cb.json["data"]["content"].startswith("That request isn't valid: model 'jimeng-3.0' does not support 4k")
+    assert cb.json["data"]["content"] == "That request isn't valid: model “jimeng-3.0” does not do 4k; it does 1k"
+
+
+async def test_core_validation_reasons_are_translated_for_zh_cn_members(world: World) -> None:
+    bot = world.bot()
+    async with run_bot(bot, fake=world.discord) as fake:
+        ix = await fake.slash("imagine", {"prompt": "x", "model": "jimeng-4.5", "count": 9}, locale="zh-CN")
+        cb = await ix.wait_callback()
+        vid = await fake.slash("video", {"prompt": "海浪", "duration": 7}, locale="zh-CN")
+        vcb = await vid.wait_callback()
+    assert cb.json["data"]["content"] == "请求无效：“jimeng-4.5”的张数必须是 1–8，不能是 9"
+    assert vcb.json["data"]["content"] == "请求无效：“jimeng-video-3.5-pro”只能生成 5, 10, 12 秒的视频，不能是 7 秒"
 
 
 async def test_unexpected_errors_get_an_apology_and_a_log(world: World, caplog: pytest.LogCaptureFixture) -> None:
