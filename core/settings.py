@@ -60,10 +60,7 @@ class JimengSettings(BaseSettings):
                     f"JIMENG_SESSION_IDS: account {tok.masked} uses a {scheme} proxy; only http(s) proxies are supported"
                 )
         return EngineConfig(
-            tokens=[
-                f"{t.proxy + '@' if t.proxy else ''}{'' if t.region is C.Region.CN else t.region.value + '-'}{t.sessionid}"
-                for t in tokens
-            ],
+            tokens=tokens,
             upstream_url=self.upstream_url or None,
             account_concurrency=self.account_concurrency,
             default_image_model=self.default_image_model,

@@ -115,3 +115,14 @@ async def test_submit_is_retried_when_the_connection_never_opened() -> None:
             await up.call(_Ident(), "/mweb/v1/aigc_draft/generate", {}, submit=True)
     assert exc.value.maybe_sent is False
     assert up.stats.by_path["/mweb/v1/aigc_draft/generate"] == 3  # safe: nothing reached the server
+
+
+def test_settings_hand_parsed_tokens_to_the_engine(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Entry points register the session ids with the log redactor from these Token objects."""
+    from core.settings import JimengSettings
+    from core.tokens import Token
+
+    monkeypatch.setenv("JIMENG_SESSION_IDS", f"{sid('s1')},hk-{sid('s2')}")
+    config = JimengSettings(_env_file=None).engine_config()
+    assert all(isinstance(t, Token) for t in config.tokens)
+    assert [t.sessionid for t in config.tokens if isinstance(t, Token)] == [sid("s1"), sid("s2")]
