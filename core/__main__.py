@@ -63,15 +63,11 @@ async def _save(engine: Engine, job: Job, out: Path) -> list[Path]:
     paths: list[Path] = []
     stamp = time.strftime("%Y%m%d-%H%M%S")
     for i, asset in enumerate(result.assets, 1):
-        async with engine.upstream.fetch(asset.url) as resp:
-            if resp.status != 200:
-                raise JimengError(f"download of result {i} failed with HTTP {resp.status}")
-            ext = mimetypes.guess_extension(resp.headers.get("content-type", "").split(";")[0]) or (
-                ".mp4" if asset.kind == "video" else ".webp"
-            )
+        async with engine.download(asset) as dl:
+            ext = mimetypes.guess_extension(dl.content_type) or (".mp4" if asset.kind == "video" else ".webp")
             path = out / f"jimeng-{stamp}-{job.id[:6]}-{i}{ext}"
             with path.open("wb") as fh:
-                async for chunk in resp.content.iter_chunked(1 << 16):
+                async for chunk in dl.chunks:
                     fh.write(chunk)
         paths.append(path)
     for note in result.notes:
