@@ -16,17 +16,17 @@ from bot.buttons import ComposeModal
 from bot.i18n import language, t
 from bot.render import BotError, error_text
 from core import ImageParams, JimengError
-from core import constants as C
+from core.wire import RATIOS, RESOLUTIONS
 
 log = logging.getLogger(__name__)
 
 MAX_MESSAGE_REFS = 10
 
 RATIO_CHOICES = [app_commands.Choice(name=_("auto"), value="auto")] + [
-    app_commands.Choice(name=r, value=r) for r in C.RATIOS
+    app_commands.Choice(name=r, value=r) for r in RATIOS
 ]
-COMPOSE_RATIO_CHOICES = [app_commands.Choice(name=r, value=r) for r in C.RATIOS]
-RESOLUTION_CHOICES = [app_commands.Choice(name=r, value=r) for r in C.RESOLUTIONS]
+COMPOSE_RATIO_CHOICES = [app_commands.Choice(name=r, value=r) for r in RATIOS]
+RESOLUTION_CHOICES = [app_commands.Choice(name=r, value=r) for r in RESOLUTIONS]
 
 
 def model_choices(bot: JimengBot, kind: str, current: str) -> list[app_commands.Choice[str]]:

@@ -13,11 +13,11 @@ from bot import actions
 from bot.bot import JimengBot
 from cogs.images import model_choices
 from core import VideoParams
-from core import constants as C
+from core.wire import VIDEO_RATIOS
 
 log = logging.getLogger(__name__)
 
-VIDEO_RATIO_CHOICES = [app_commands.Choice(name=r, value=r) for r in C.VIDEO_RATIOS]
+VIDEO_RATIO_CHOICES = [app_commands.Choice(name=r, value=r) for r in VIDEO_RATIOS]
 VIDEO_RESOLUTION_CHOICES = [app_commands.Choice(name=r, value=r) for r in ("720p", "1080p")]
 
 

@@ -17,7 +17,6 @@ from datetime import date, datetime, timedelta, timezone
 from enum import StrEnum
 from typing import Any
 
-from core import constants as C
 from core.errors import (
     AuthError,
     InvalidRequestError,
@@ -28,8 +27,25 @@ from core.errors import (
     RegionError,
     RiskControlError,
 )
+from core.policy import (
+    COOLDOWN_BASE_S,
+    COOLDOWN_MAX_S,
+    DEFAULT_ACCOUNT_CONCURRENCY,
+    MAX_ADHOC_ACCOUNTS,
+    MAX_COOLDOWN_WAIT_S,
+    RATE_LIMIT_COOLDOWN_S,
+)
 from core.tokens import Token
 from core.transport import Upstream
+from core.wire import (
+    CREDIT_RECEIVE_TIME_ZONE,
+    PATH_CREDIT_RECEIVE,
+    PATH_USER_CREDIT,
+    REGIONS,
+    RET_NO_CREDITS,
+    RET_SESSION_INVALID,
+    Region,
+)
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +125,7 @@ def parse_credits(data: Any) -> Credits:
 
 
 class Account:
-    def __init__(self, token: Token, *, limit: int = C.DEFAULT_ACCOUNT_CONCURRENCY, pooled: bool = True) -> None:
+    def __init__(self, token: Token, *, limit: int = DEFAULT_ACCOUNT_CONCURRENCY, pooled: bool = True) -> None:
         if token.proxy and not token.proxy.lower().startswith(("http://", "https://")):
             raise InvalidRequestError(
                 f"account {token.masked}: only http(s) proxies are supported, not {token.proxy.split(':', 1)[0]}",
@@ -141,7 +157,7 @@ class Account:
         return self.token.key
 
     @property
-    def region(self) -> C.Region:
+    def region(self) -> Region:
         return self.token.region
 
     def __repr__(self) -> str:
@@ -210,12 +226,14 @@ class AccountPool:
         self,
         upstream: Upstream,
         *,
-        limit: int = C.DEFAULT_ACCOUNT_CONCURRENCY,
+        limit: int = DEFAULT_ACCOUNT_CONCURRENCY,
         clock: Callable[[], float] = time.time,
         today: Callable[[], date] = china_today,
+        max_adhoc: int = MAX_ADHOC_ACCOUNTS,
     ) -> None:
         self.upstream = upstream
         self.limit = limit
+        self.max_adhoc = max_adhoc  # callers' own accounts (API Bearer mode) remembered at once
         self._clock = clock
         self._today = today
         self._accounts: dict[str, Account] = {}
@@ -240,10 +258,10 @@ class AccountPool:
         return acc
 
     def _evict_adhoc(self, keep: Account) -> list[str]:
-        """Keep at most MAX_ADHOC_ACCOUNTS callers' accounts (API Bearer mode): forget the least recently used idle
+        """Keep at most ``max_adhoc`` callers' accounts (API Bearer mode): forget the least recently used idle
         ones, so memory does not grow with every distinct caller."""
         adhoc = [a for a in self._accounts.values() if not a.pooled]
-        excess = len(adhoc) - C.MAX_ADHOC_ACCOUNTS
+        excess = len(adhoc) - self.max_adhoc
         gone: list[str] = []
         idle = [a for a in adhoc if a.in_flight == 0 and a is not keep]
         for acc in sorted(idle, key=lambda a: a.last_used)[: max(0, excess)]:
@@ -256,7 +274,7 @@ class AccountPool:
     def accounts(self, *, pooled_only: bool = True) -> list[Account]:
         return [a for a in self._accounts.values() if a.pooled or not pooled_only]
 
-    def regions(self) -> frozenset[C.Region]:
+    def regions(self) -> frozenset[Region]:
         return frozenset(a.region for a in self.accounts())
 
     def get(self, key: str) -> Account | None:
@@ -294,15 +312,13 @@ class AccountPool:
             acc.no_credits_day = self._today()
             log.warning("account %s: out of credits until the next daily reset", acc.masked)
         elif isinstance(err, RiskControlError | RegionError):
-            delay = min(C.COOLDOWN_MAX_S, C.COOLDOWN_BASE_S * (2**acc.cooldown_level))
+            delay = min(COOLDOWN_MAX_S, COOLDOWN_BASE_S * (2**acc.cooldown_level))
             acc.cooldown_level += 1
             self._cool(acc, delay)
             log.warning("account %s: %s; cooling down for %.0fs", acc.masked, err.message, delay)
         elif isinstance(err, RateLimitError):
-            self._cool(acc, err.retry_after or C.RATE_LIMIT_COOLDOWN_S)
-            log.warning(
-                "account %s: rate limited; pausing %.0fs", acc.masked, err.retry_after or C.RATE_LIMIT_COOLDOWN_S
-            )
+            self._cool(acc, err.retry_after or RATE_LIMIT_COOLDOWN_S)
+            log.warning("account %s: rate limited; pausing %.0fs", acc.masked, err.retry_after or RATE_LIMIT_COOLDOWN_S)
 
     def _cool(self, acc: Account, delay: float) -> None:
         acc.state = AccountState.COOLDOWN
@@ -317,7 +333,7 @@ class AccountPool:
     # ------------------------------------------------------------------------------------------------ capacity
 
     def _candidates(
-        self, regions: frozenset[C.Region], among: Sequence[Account] | None, exclude: set[str]
+        self, regions: frozenset[Region], among: Sequence[Account] | None, exclude: set[str]
     ) -> list[Account]:
         pool = list(among) if among is not None else self.accounts()
         return [a for a in pool if a.region in regions and a.key not in exclude]
@@ -338,7 +354,7 @@ class AccountPool:
         states = {a.state for a in candidates}
         if states == {AccountState.INVALID}:
             return AuthError(
-                "every Jimeng session is invalid or expired; an admin must set new session ids", ret="1015"
+                "every Jimeng session is invalid or expired; an admin must set new session ids", ret=RET_SESSION_INVALID
             )
         if AccountState.COOLDOWN in states and AccountState.OK not in states:
             wait = max(
@@ -347,11 +363,11 @@ class AccountPool:
             return RiskControlError(
                 f"every Jimeng account is cooling down; try again in {wait:.0f} s", retry_after=wait
             )
-        return QuotaError("every Jimeng account is out of credits for today", ret="1006")
+        return QuotaError("every Jimeng account is out of credits for today", ret=RET_NO_CREDITS)
 
     async def acquire(
         self,
-        regions: frozenset[C.Region],
+        regions: frozenset[Region],
         *,
         among: Sequence[Account] | None = None,
         exclude: set[str] | None = None,
@@ -372,7 +388,7 @@ class AccountPool:
                     candidates = self._candidates(regions, among, excluded)
                     if not any(self.usable(a) for a in candidates):
                         soon = self._cooldown_left(candidates)
-                        if soon is None or soon > C.MAX_COOLDOWN_WAIT_S:
+                        if soon is None or soon > MAX_COOLDOWN_WAIT_S:
                             raise self.unavailable_error(candidates, last_error)
                     pos = self._waiters.index(ticket)
                     ahead = self._waiters[:pos]
@@ -415,11 +431,11 @@ class AccountPool:
     # ------------------------------------------------------------------------------------------------ credits
 
     async def refresh_credits(self, acc: Account) -> Credits:
-        info = C.REGIONS[acc.region]
-        referer = f"{info.web_origin}/ai-tool/image/generate" if acc.region is C.Region.CN else f"{info.web_origin}/"
+        info = REGIONS[acc.region]
+        referer = f"{info.web_origin}/ai-tool/image/generate" if acc.region is Region.CN else f"{info.web_origin}/"
         try:
             data = await self.upstream.call(
-                acc, C.PATH_USER_CREDIT, {}, commerce=True, default_query=False, referer=referer
+                acc, PATH_USER_CREDIT, {}, commerce=True, default_query=False, referer=referer
             )
         except JimengError as err:
             acc.last_error = err.message
@@ -441,11 +457,11 @@ class AccountPool:
         """Claim the daily free credits once a day (§3.2). Honest about ``-4 shark check reject``."""
         if self.claimed_today(acc) and not force:
             return ClaimResult(acc.masked, ok=True, already=True, message="already claimed today")
-        info = C.REGIONS[acc.region]
-        referer = f"{info.web_origin}/ai-tool/home" if acc.region is C.Region.CN else f"{info.web_origin}/"
+        info = REGIONS[acc.region]
+        referer = f"{info.web_origin}/ai-tool/home" if acc.region is Region.CN else f"{info.web_origin}/"
         try:
             data = await self.upstream.call(
-                acc, C.PATH_CREDIT_RECEIVE, {"time_zone": C.CREDIT_RECEIVE_TIME_ZONE}, commerce=True, referer=referer
+                acc, PATH_CREDIT_RECEIVE, {"time_zone": CREDIT_RECEIVE_TIME_ZONE}, commerce=True, referer=referer
             )
         except JimengError as err:
             acc.last_claim_ok = False

@@ -12,8 +12,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from core import constants as C
 from core.params import ImageSpec, VideoSpec
+from core.wire import (
+    DA_VERSION,
+    DRAFT_MIN_VERSION_BLEND,
+    DRAFT_MIN_VERSION_IMAGE,
+    DRAFT_MIN_VERSION_VIDEO,
+    REGIONS,
+    VIDEO_COMPONENT_MIN_VERSION,
+    VIDEO_FPS,
+    Region,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,21 +64,21 @@ def _draft(component: dict[str, Any], min_version: str, min_features: Sequence[s
         "min_version": min_version,
         "min_features": list(min_features),
         "is_from_tsn": True,
-        "version": C.DA_VERSION,
+        "version": DA_VERSION,
         "main_component_id": component["id"],
         "component_list": [component],
     }
 
 
 def _body(
-    root_model: str, submit_id: str, region: C.Region, draft: dict[str, Any], metrics: dict[str, Any], **extend: Any
+    root_model: str, submit_id: str, region: Region, draft: dict[str, Any], metrics: dict[str, Any], **extend: Any
 ) -> dict[str, Any]:
     return {
         "extend": {"root_model": root_model, **extend},
         "submit_id": submit_id,
         "metrics_extra": _dumps(metrics),
         "draft_content": _dumps(draft),
-        "http_common_info": {"aid": C.REGIONS[region].aid},
+        "http_common_info": {"aid": REGIONS[region].aid},
     }
 
 
@@ -83,7 +92,7 @@ def _large_image_info(spec: ImageSpec) -> dict[str, Any]:
     return _node(height=spec.height, width=spec.width, resolution_type=spec.resolution)
 
 
-def text_to_image(spec: ImageSpec, submit_id: str, region: C.Region) -> dict[str, Any]:
+def text_to_image(spec: ImageSpec, submit_id: str, region: Region) -> dict[str, Any]:
     spec = spec.for_region(region)
     core_param: dict[str, Any] = _node(
         model=spec.model.key,
@@ -101,7 +110,7 @@ def text_to_image(spec: ImageSpec, submit_id: str, region: C.Region) -> dict[str
     component = {
         "type": "image_base_component",
         "id": cid,
-        "min_version": C.DRAFT_MIN_VERSION_IMAGE,
+        "min_version": DRAFT_MIN_VERSION_IMAGE,
         "aigc_mode": "workbench",
         "metadata": _metadata(),
         "generate_type": "generate",
@@ -117,7 +126,7 @@ def text_to_image(spec: ImageSpec, submit_id: str, region: C.Region) -> dict[str
         "isBoxSelect": False,
         "isCutout": False,
     }
-    return _body(spec.model.key, submit_id, region, _draft(component, C.DRAFT_MIN_VERSION_IMAGE), metrics)
+    return _body(spec.model.key, submit_id, region, _draft(component, DRAFT_MIN_VERSION_IMAGE), metrics)
 
 
 def _image_ref(img: UploadedImage, *, title: bool = False) -> dict[str, Any]:
@@ -138,7 +147,7 @@ def _image_ref(img: UploadedImage, *, title: bool = False) -> dict[str, Any]:
     return ref
 
 
-def blend(spec: ImageSpec, images: Sequence[UploadedImage], submit_id: str, region: C.Region) -> dict[str, Any]:
+def blend(spec: ImageSpec, images: Sequence[UploadedImage], submit_id: str, region: Region) -> dict[str, Any]:
     """Multi-reference composition in the real web client's layout (one ``byte_edit`` ability holding every URI)."""
     spec = spec.for_region(region)
     core_param = _node(
@@ -166,7 +175,7 @@ def blend(spec: ImageSpec, images: Sequence[UploadedImage], submit_id: str, regi
     component = {
         "type": "image_base_component",
         "id": cid,
-        "min_version": C.DRAFT_MIN_VERSION_IMAGE,
+        "min_version": DRAFT_MIN_VERSION_IMAGE,
         "aigc_mode": "workbench",
         "gen_type": 12,
         "generate_type": "blend",
@@ -180,13 +189,13 @@ def blend(spec: ImageSpec, images: Sequence[UploadedImage], submit_id: str, regi
         "lastRequestId": "",
         "originRequestId": "",
     }
-    return _body(spec.model.key, submit_id, region, _draft(component, C.DRAFT_MIN_VERSION_BLEND), metrics)
+    return _body(spec.model.key, submit_id, region, _draft(component, DRAFT_MIN_VERSION_BLEND), metrics)
 
 
 def video(
     spec: VideoSpec,
     submit_id: str,
-    region: C.Region,
+    region: Region,
     *,
     first_frame: UploadedImage | None = None,
     last_frame: UploadedImage | None = None,
@@ -230,10 +239,10 @@ def video(
     }
     metrics_str = _dumps(metrics)
     gen_input: dict[str, Any] = _node(
-        min_version=C.DRAFT_MIN_VERSION_VIDEO,
+        min_version=DRAFT_MIN_VERSION_VIDEO,
         prompt=spec.prompt,
         video_mode=2,
-        fps=C.VIDEO_FPS,
+        fps=VIDEO_FPS,
         duration_ms=spec.duration * 1000,
     )
     if model.sends_resolution:
@@ -250,7 +259,7 @@ def video(
     component = {
         "type": "video_base_component",
         "id": cid,
-        "min_version": C.VIDEO_COMPONENT_MIN_VERSION,
+        "min_version": VIDEO_COMPONENT_MIN_VERSION,
         "aigc_mode": "workbench",
         "metadata": _metadata(),
         "generate_type": "gen_video",
@@ -261,7 +270,7 @@ def video(
         model.key,
         submit_id,
         region,
-        _draft(component, C.DRAFT_MIN_VERSION_VIDEO),
+        _draft(component, DRAFT_MIN_VERSION_VIDEO),
         {},
         m_video_commerce_info=commerce,
         m_video_commerce_info_list=[dict(commerce)],

@@ -18,8 +18,8 @@ from typing import Any, Literal
 
 import aiohttp
 
-from core import constants as C
 from core.accounts import CHINA_TZ, Account, AccountPool, AccountStatus, ClaimResult, china_today
+from core.catalogue import DEFAULT_IMAGE_MODEL, DEFAULT_VIDEO_MODEL
 from core.drafts import UploadedImage
 from core.drafts import blend as blend_body
 from core.drafts import text_to_image as t2i_body
@@ -48,6 +48,7 @@ from core.params import (
     validate_image,
     validate_video,
 )
+from core.policy import CREDIT_REFRESH_S, DEFAULT_ACCOUNT_CONCURRENCY, RATE_LIMIT_RETRIES
 from core.poller import AccountPoller, Durations, Resubmit, Timing
 from core.registry import Kind, ModelInfo, Registry
 from core.results import Asset
@@ -56,17 +57,26 @@ from core.retention import Download, ResultKeeper, open_asset
 from core.store import SqliteJobStore
 from core.tokens import Token, parse_tokens
 from core.transport import Upstream
+from core.wire import (
+    PATH_COMMON_CONFIG,
+    PATH_GENERATE,
+    PATH_LOCAL_ITEM_LIST,
+    PATH_USER_INFO,
+    REGIONS,
+    RET_FAILOVER,
+    Region,
+)
 
 log = logging.getLogger(__name__)
 
 
-BuildBody = Callable[[str, C.Region, list[UploadedImage]], dict[str, Any]]
+BuildBody = Callable[[str, Region, list[UploadedImage]], dict[str, Any]]
 
 
 def _builder(spec: ImageSpec | VideoSpec) -> BuildBody:
     """The generate body of a job, given the account's region and its uploaded reference images (if any)."""
 
-    def build(submit_id: str, region: C.Region, uploaded: list[UploadedImage]) -> dict[str, Any]:
+    def build(submit_id: str, region: Region, uploaded: list[UploadedImage]) -> dict[str, Any]:
         if isinstance(spec, VideoSpec):
             first = uploaded[0] if uploaded else None
             last = uploaded[1] if len(uploaded) > 1 else None
@@ -96,9 +106,9 @@ class EngineConfig:
 
     tokens: str | Sequence[str | Token] = ""
     upstream_url: str | None = None
-    account_concurrency: int = C.DEFAULT_ACCOUNT_CONCURRENCY
-    default_image_model: str = C.DEFAULT_IMAGE_MODEL
-    default_video_model: str = C.DEFAULT_VIDEO_MODEL
+    account_concurrency: int = DEFAULT_ACCOUNT_CONCURRENCY
+    default_image_model: str = DEFAULT_IMAGE_MODEL
+    default_video_model: str = DEFAULT_VIDEO_MODEL
     timing: Timing = field(default_factory=Timing)
     maintenance: bool = True  # daily claim + credit refresh in the background
     load_catalogue: bool = True
@@ -194,7 +204,7 @@ class Engine:
     def accounts(self) -> list[Account]:
         return self.pool.accounts()
 
-    def regions(self) -> frozenset[C.Region]:
+    def regions(self) -> frozenset[Region]:
         return self.pool.regions()
 
     def adhoc_accounts(self, tokens: str | Sequence[Token]) -> list[Account]:
@@ -225,20 +235,20 @@ class Engine:
         """Is this session id alive? (``get_user_info``: ret 0 when the session is valid, 1015 otherwise.)"""
         acc = self.adhoc_accounts(token)[0]
         try:
-            await self.upstream.call(acc, C.PATH_USER_INFO, {})
+            await self.upstream.call(acc, PATH_USER_INFO, {})
         except AuthError:
             return False
         return True
 
     async def load_catalogue(self) -> None:
         """Merge the live model catalogue (§3.13) over the static table, once per configured site."""
-        by_region: dict[C.Region, Account] = {}
+        by_region: dict[Region, Account] = {}
         for acc in self.accounts():
             if self.pool.usable(acc):
                 by_region.setdefault(acc.region, acc)
         for region, acc in by_region.items():
             try:
-                data = await self.upstream.call(acc, C.PATH_COMMON_CONFIG, {})
+                data = await self.upstream.call(acc, PATH_COMMON_CONFIG, {})
             except JimengError as err:
                 log.info("model catalogue unavailable on %s (%s); using the built-in table", region.value, err.message)
                 continue
@@ -266,7 +276,7 @@ class Engine:
                 log.exception("daily maintenance failed")
             now = datetime.now(CHINA_TZ)
             midnight = datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), CHINA_TZ)
-            wait = min(C.CREDIT_REFRESH_S, (midnight - now).total_seconds() + 60)
+            wait = min(CREDIT_REFRESH_S, (midnight - now).total_seconds() + 60)
             await asyncio.sleep(wait)
             if datetime.now(CHINA_TZ).date() == now.date():
                 await self.refresh_credits()
@@ -277,7 +287,7 @@ class Engine:
         regions = frozenset(a.region for a in accounts) if accounts is not None else self.regions()
         return self.registry.all(kind, regions)
 
-    def _regions_for(self, accounts: Sequence[Account] | None) -> frozenset[C.Region]:
+    def _regions_for(self, accounts: Sequence[Account] | None) -> frozenset[Region]:
         regions = frozenset(a.region for a in accounts) if accounts is not None else self.regions()
         if not regions:
             raise NoAccountError("no Jimeng session id is configured")
@@ -486,7 +496,7 @@ class Engine:
                 try:
                     uploaded = await self._upload(job, acc, refs) if refs else []
                 except UploadError as upload_err:
-                    if upload_err.ret not in C.RET_FAILOVER:
+                    if upload_err.ret not in RET_FAILOVER:
                         raise
                     # The account itself was refused (expired session, risk control...): try the next one.
                     self.pool.note_refusal(acc, classify_ret(upload_err.ret or ""))
@@ -506,13 +516,13 @@ class Engine:
                             and (await self._claim_for(job, acc, claimed)).ok
                         ):
                             continue  # claimed today's free credits: submit again on the same account
-                        if err.ret not in C.RET_FAILOVER:
+                        if err.ret not in RET_FAILOVER:
                             raise err from None
                         self.pool.note_refusal(acc, err)
                         last_error = err
                         if isinstance(err, RateLimitError) and not isinstance(err, RiskControlError):
                             rate_retries += 1
-                            if rate_retries > C.RATE_LIMIT_RETRIES:
+                            if rate_retries > RATE_LIMIT_RETRIES:
                                 raise err from None
                             log.info(
                                 "job %s: %s is busy (ret %s); waiting for a free slot", job.id, acc.masked, err.ret
@@ -560,7 +570,7 @@ class Engine:
         resume: Literal["unconfirmed", "confirmed"] | None = None,
     ) -> JobResult:
         kind: Literal["image", "video"] = "video" if isinstance(spec, VideoSpec) else "image"
-        info = C.REGIONS[acc.region]
+        info = REGIONS[acc.region]
         referer = f"{info.web_origin}/ai-tool/generate?type={kind}"
         resubmits = 0
         while True:
@@ -575,7 +585,7 @@ class Engine:
                 # Exactly once: the row with this submit_id and the exact body is on disk BEFORE the request leaves.
                 await self._save(job, account_key=acc.key, body=body)
                 try:
-                    data = await self.upstream.call(acc, C.PATH_GENERATE, body, submit=True, referer=referer)
+                    data = await self.upstream.call(acc, PATH_GENERATE, body, submit=True, referer=referer)
                 except APIError as err:
                     raise _Refused(err) from None
                 except TransportError as err:
@@ -640,7 +650,7 @@ class Engine:
             "is_for_video_download": True,
         }
         try:
-            data = await self.upstream.call(acc, C.PATH_LOCAL_ITEM_LIST, body)
+            data = await self.upstream.call(acc, PATH_LOCAL_ITEM_LIST, body)
         except JimengError as err:
             log.info("download rendition unavailable on %s (%s); keeping the preview URL", acc.masked, err.message)
             return assets

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from core import constants as C
+from core.policy import COOLDOWN_BASE_S, RATE_LIMIT_COOLDOWN_BY_RET, RATE_LIMIT_COOLDOWN_S
+from core.wire import RET_CLASSES
 
 
 class JimengError(Exception):
@@ -209,7 +210,7 @@ _SAFE_MESSAGES: dict[str, str] = {
 def classify_ret(ret: str, errmsg: str = "", *, log_id: str | None = None, fail_code: str | None = None) -> APIError:
     """Turn an upstream ``ret`` (or job ``fail_code``) into the right error class."""
     code = ret.strip()
-    group = C.RET_CLASSES.get(code, "upstream")
+    group = RET_CLASSES.get(code, "upstream")
     cls = _CLASS_BY_KIND[group]
     detail = f" (ret {code}"
     if errmsg:
@@ -218,11 +219,9 @@ def classify_ret(ret: str, errmsg: str = "", *, log_id: str | None = None, fail_
     message = _SAFE_MESSAGES[group] + detail
     kw: dict[str, Any] = {"ret": code, "log_id": log_id, "fail_code": fail_code or None}
     if cls is RateLimitError:
-        return RateLimitError(
-            message, retry_after=C.RATE_LIMIT_COOLDOWN_BY_RET.get(code, C.RATE_LIMIT_COOLDOWN_S), **kw
-        )
+        return RateLimitError(message, retry_after=RATE_LIMIT_COOLDOWN_BY_RET.get(code, RATE_LIMIT_COOLDOWN_S), **kw)
     if cls is RiskControlError:
-        return RiskControlError(message, retry_after=C.COOLDOWN_BASE_S, **kw)
+        return RiskControlError(message, retry_after=COOLDOWN_BASE_S, **kw)
     return cls(message, **kw)
 
 

@@ -26,8 +26,20 @@ import aiohttp
 from PIL import Image, ImageOps, UnidentifiedImageError
 from yarl import URL
 
-from core import constants as C
 from core.errors import InvalidRequestError, JimengError, UploadError
+from core.policy import (
+    DOWNLOAD_CONNECT_TIMEOUT_S,
+    DOWNLOAD_MAX_BYTES,
+    DOWNLOAD_MAX_REDIRECTS,
+    DOWNLOAD_READ_TIMEOUT_S,
+    DOWNLOAD_TOTAL_TIMEOUT_S,
+    PREPARE_CONCURRENCY,
+    SOURCE_MAX_PIXELS,
+    UPLOAD_JPEG_QUALITY,
+    UPLOAD_MAX_BYTES,
+    UPLOAD_MAX_EDGE,
+)
+from core.wire import UPLOAD_FORMATS
 
 log = logging.getLogger(__name__)
 
@@ -144,11 +156,11 @@ class FetchPolicy:
     """How URLs may be fetched. ``allowed_networks``: CIDRs exempt from the private-address refusal."""
 
     allow_private: bool = False
-    max_bytes: int = C.DOWNLOAD_MAX_BYTES
-    connect_timeout: float = C.DOWNLOAD_CONNECT_TIMEOUT_S
-    read_timeout: float = C.DOWNLOAD_READ_TIMEOUT_S
-    total_timeout: float = C.DOWNLOAD_TOTAL_TIMEOUT_S
-    max_redirects: int = C.DOWNLOAD_MAX_REDIRECTS
+    max_bytes: int = DOWNLOAD_MAX_BYTES
+    connect_timeout: float = DOWNLOAD_CONNECT_TIMEOUT_S
+    read_timeout: float = DOWNLOAD_READ_TIMEOUT_S
+    total_timeout: float = DOWNLOAD_TOTAL_TIMEOUT_S
+    max_redirects: int = DOWNLOAD_MAX_REDIRECTS
     allowed_networks: tuple[str, ...] = ()
 
 
@@ -317,7 +329,7 @@ def normalise(data: bytes, index: int) -> PreparedImage:
     try:
         im: Image.Image = Image.open(io.BytesIO(data))
         source = (im.format or "").upper()
-        if im.width * im.height > C.SOURCE_MAX_PIXELS:
+        if im.width * im.height > SOURCE_MAX_PIXELS:
             raise _Refused(f"the image is too large to process ({im.width}×{im.height})")
         im.seek(0)
         animated = bool(getattr(im, "is_animated", False))
@@ -333,9 +345,9 @@ def normalise(data: bytes, index: int) -> PreparedImage:
 
     orientation = im.getexif().get(0x0112, 1)
     needs_turn = orientation not in (None, 1)
-    too_big = max(im.size) > C.UPLOAD_MAX_EDGE or len(data) > C.UPLOAD_MAX_BYTES
+    too_big = max(im.size) > UPLOAD_MAX_EDGE or len(data) > UPLOAD_MAX_BYTES
     odd_mode = im.mode not in ("RGB", "RGBA", "L", "LA", "P")  # CMYK, I;16, F ... re-encode for safety
-    if source in C.UPLOAD_FORMATS and not (animated or needs_turn or too_big or odd_mode):
+    if source in UPLOAD_FORMATS and not (animated or needs_turn or too_big or odd_mode):
         return PreparedImage(data, im.width, im.height, source.lower(), index, source.lower(), converted=False)
 
     if needs_turn:
@@ -349,12 +361,12 @@ def normalise(data: bytes, index: int) -> PreparedImage:
         im, fmt = im.convert("RGB"), "PNG"
     else:
         im, fmt = im.convert("RGB"), "JPEG"
-    if max(im.size) > C.UPLOAD_MAX_EDGE:
-        im.thumbnail((C.UPLOAD_MAX_EDGE, C.UPLOAD_MAX_EDGE), Image.Resampling.LANCZOS)
-    quality = C.UPLOAD_JPEG_QUALITY
+    if max(im.size) > UPLOAD_MAX_EDGE:
+        im.thumbnail((UPLOAD_MAX_EDGE, UPLOAD_MAX_EDGE), Image.Resampling.LANCZOS)
+    quality = UPLOAD_JPEG_QUALITY
     out = _encode(im, fmt, quality)
     for _ in range(8):
-        if len(out) <= C.UPLOAD_MAX_BYTES:
+        if len(out) <= UPLOAD_MAX_BYTES:
             break
         if fmt == "PNG" and not alpha:
             fmt = "JPEG"
@@ -457,4 +469,4 @@ async def prepare_all(
     def factory(i: int, ref: RefImage) -> Callable[[], Awaitable[PreparedImage]]:
         return lambda: prepare_one(ref, i, http=http, policy=pol)
 
-    return await gather_bounded([factory(i, r) for i, r in enumerate(refs)], C.PREPARE_CONCURRENCY)
+    return await gather_bounded([factory(i, r) for i, r in enumerate(refs)], PREPARE_CONCURRENCY)

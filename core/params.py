@@ -14,9 +14,18 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from core import constants as C
+from core.catalogue import DEFAULT_IMAGE_MODEL, DEFAULT_VIDEO_MODEL
 from core.errors import InvalidRequestError
 from core.registry import ModelInfo, Registry
+from core.wire import (
+    IMAGE_RATIO_CODES,
+    RATIOS,
+    RESOLUTION_BY_LONG_EDGE,
+    RESOLUTIONS,
+    VIDEO_RATIOS,
+    VIDEO_RESOLUTION_SIZES,
+    Region,
+)
 
 MAX_PROMPT_CHARS = 4000
 _SIZE_RE = re.compile(r"^\s*(\d{2,5})\s*[x×*:,]\s*(\d{2,5})\s*$", re.IGNORECASE)
@@ -75,9 +84,9 @@ class ImageSpec:
 
     @property
     def ratio_code(self) -> int:
-        return C.IMAGE_RATIO_CODES[self.ratio]
+        return IMAGE_RATIO_CODES[self.ratio]
 
-    def for_region(self, region: C.Region) -> ImageSpec:
+    def for_region(self, region: Region) -> ImageSpec:
         """Apply a model's forced geometry on a site (nanobanana on US: 1024² tagged 2k)."""
         forced = self.model.forced.get(region)
         if not forced:
@@ -108,7 +117,7 @@ class VideoSpec:
 
     @property
     def size(self) -> tuple[int, int]:
-        return C.VIDEO_RESOLUTION_SIZES.get(self.resolution, C.VIDEO_RESOLUTION_SIZES["720p"])[self.ratio]
+        return VIDEO_RESOLUTION_SIZES.get(self.resolution, VIDEO_RESOLUTION_SIZES["720p"])[self.ratio]
 
     def to_dict(self) -> dict[str, Any]:
         d = _fields(self)
@@ -124,7 +133,7 @@ def _random_seed() -> int:
     return random.randint(1, 2**32 - 1)
 
 
-def _nearest_ratio(width: int, height: int, ratios: Iterable[str] = C.RATIOS) -> str:
+def _nearest_ratio(width: int, height: int, ratios: Iterable[str] = RATIOS) -> str:
     target = width / height
 
     def distance(r: str) -> float:
@@ -136,15 +145,13 @@ def _nearest_ratio(width: int, height: int, ratios: Iterable[str] = C.RATIOS) ->
 
 def _bucket_for(width: int, height: int) -> str:
     edge = max(width, height)
-    for limit, bucket in C.RESOLUTION_BY_LONG_EDGE:
+    for limit, bucket in RESOLUTION_BY_LONG_EDGE:
         if edge <= limit:
             return bucket
     return "4k"
 
 
-def _pick_model(
-    registry: Registry, name: str | None, default: str, kind: str, regions: frozenset[C.Region]
-) -> ModelInfo:
+def _pick_model(registry: Registry, name: str | None, default: str, kind: str, regions: frozenset[Region]) -> ModelInfo:
     wanted = name or default
     model = registry.get(wanted)
     if model is None or model.kind != kind:
@@ -184,9 +191,9 @@ def _check_prompt(prompt: str, *, required: bool) -> str:
 def validate_image(
     params: ImageParams,
     registry: Registry,
-    regions: frozenset[C.Region],
+    regions: frozenset[Region],
     *,
-    default_model: str = C.DEFAULT_IMAGE_MODEL,
+    default_model: str = DEFAULT_IMAGE_MODEL,
     references: int = 0,
 ) -> ImageSpec:
     """Check an image or composition request against the model; return the exact geometry to send."""
@@ -213,12 +220,12 @@ def validate_image(
             )
 
     resolution = params.resolution.strip().lower() if params.resolution else None
-    if resolution is not None and resolution not in C.RESOLUTIONS:
+    if resolution is not None and resolution not in RESOLUTIONS:
         raise InvalidRequestError(
-            f"unknown resolution '{params.resolution}'; use one of {', '.join(C.RESOLUTIONS)}",
+            f"unknown resolution '{params.resolution}'; use one of {', '.join(RESOLUTIONS)}",
             param="resolution",
             code="unknown_resolution",
-            details={"value": params.resolution, "allowed": ", ".join(C.RESOLUTIONS)},
+            details={"value": params.resolution, "allowed": ", ".join(RESOLUTIONS)},
         )
 
     intelligent = params.intelligent_ratio
@@ -228,14 +235,14 @@ def validate_image(
         r = params.ratio.strip().lower()
         if r in ("auto", "smart", "intelligent"):
             intelligent = True
-        elif r in C.IMAGE_RATIO_CODES:
+        elif r in IMAGE_RATIO_CODES:
             ratio = r
         else:
             raise InvalidRequestError(
-                f"unknown ratio '{params.ratio}'; use one of {', '.join(C.RATIOS)} or 'auto'",
+                f"unknown ratio '{params.ratio}'; use one of {', '.join(RATIOS)} or 'auto'",
                 param="ratio",
                 code="unknown_ratio",
-                details={"value": params.ratio, "allowed": ", ".join(C.RATIOS)},
+                details={"value": params.ratio, "allowed": ", ".join(RATIOS)},
             )
     elif params.size:
         m = _SIZE_RE.match(params.size)
@@ -326,9 +333,9 @@ def validate_image(
 def validate_video(
     params: VideoParams,
     registry: Registry,
-    regions: frozenset[C.Region],
+    regions: frozenset[Region],
     *,
-    default_model: str = C.DEFAULT_VIDEO_MODEL,
+    default_model: str = DEFAULT_VIDEO_MODEL,
 ) -> VideoSpec:
     model = _pick_model(registry, params.model, default_model, "video", regions)
     prompt = _check_prompt(params.prompt, required=params.frames == 0)
@@ -357,12 +364,12 @@ def validate_video(
             details={"model": model.name},
         )
     ratio = (params.ratio or "16:9").strip()
-    if ratio not in C.VIDEO_RATIOS:
+    if ratio not in VIDEO_RATIOS:
         raise InvalidRequestError(
-            f"unknown video ratio '{ratio}'; use one of {', '.join(C.VIDEO_RATIOS)}",
+            f"unknown video ratio '{ratio}'; use one of {', '.join(VIDEO_RATIOS)}",
             param="ratio",
             code="unknown_ratio",
-            details={"value": ratio, "allowed": ", ".join(C.VIDEO_RATIOS)},
+            details={"value": ratio, "allowed": ", ".join(VIDEO_RATIOS)},
         )
     notes: tuple[str, ...] = ()
     if params.frames and params.ratio:

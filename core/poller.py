@@ -19,7 +19,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from core import constants as C
 from core.errors import (
     AuthError,
     ContentRejectedError,
@@ -31,27 +30,41 @@ from core.errors import (
     classify_ret,
 )
 from core.jobs import Job, JobState
+from core.policy import (
+    BACKOFF_FRACTION,
+    FIRST_POLL_FRACTION,
+    IMAGE_DEADLINE_S,
+    IMAGE_EXPECTED_S,
+    IMAGE_POLL_INTERVAL_S,
+    MIN_FIRST_POLL_S,
+    STALL_45_GRACE_S,
+    VIDEO_DEADLINE_S,
+    VIDEO_EXPECTED_S,
+    VIDEO_POLL_INTERVAL_S,
+    WINDOW_FRACTION,
+)
 from core.results import Asset, RecordView, parse_record
 from core.transport import Identity, Upstream
+from core.wire import PATH_HISTORY_BY_IDS, RET_OK, STATUS_FAILED, STATUS_QUEUED, STATUS_SUCCESS, TaskStatus
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
 class Timing:
-    """Polling knobs. Defaults come from ``core.constants``; tests and benchmarks pass their own."""
+    """Polling knobs. Defaults come from ``core.wire``; tests and benchmarks pass their own."""
 
-    image_interval: float = C.IMAGE_POLL_INTERVAL_S
-    video_interval: float = C.VIDEO_POLL_INTERVAL_S
-    image_expected: float = C.IMAGE_EXPECTED_S
-    video_expected: float = C.VIDEO_EXPECTED_S
-    first_poll_fraction: float = C.FIRST_POLL_FRACTION
-    min_first_poll: float = C.MIN_FIRST_POLL_S
-    window_fraction: float = C.WINDOW_FRACTION
-    backoff_fraction: float = C.BACKOFF_FRACTION
-    image_deadline: float = C.IMAGE_DEADLINE_S
-    video_deadline: float = C.VIDEO_DEADLINE_S
-    stall_grace: float = C.STALL_45_GRACE_S
+    image_interval: float = IMAGE_POLL_INTERVAL_S
+    video_interval: float = VIDEO_POLL_INTERVAL_S
+    image_expected: float = IMAGE_EXPECTED_S
+    video_expected: float = VIDEO_EXPECTED_S
+    first_poll_fraction: float = FIRST_POLL_FRACTION
+    min_first_poll: float = MIN_FIRST_POLL_S
+    window_fraction: float = WINDOW_FRACTION
+    backoff_fraction: float = BACKOFF_FRACTION
+    image_deadline: float = IMAGE_DEADLINE_S
+    video_deadline: float = VIDEO_DEADLINE_S
+    stall_grace: float = STALL_45_GRACE_S
     unseen_grace: float = 30.0  # a submit whose reply was lost and that never shows up → resubmit (same submit_id)
     max_backoff: float = 30.0
 
@@ -221,7 +234,7 @@ class AccountPoller:
         now = self._clock()
         try:
             data = await self.upstream.call(
-                self.account, C.PATH_HISTORY_BY_IDS, {"submit_ids": [t.job.submit_id for t in batch]}
+                self.account, PATH_HISTORY_BY_IDS, {"submit_ids": [t.job.submit_id for t in batch]}
             )
         except AuthError as err:
             for t in batch:
@@ -277,17 +290,17 @@ class AccountPoller:
         status = view.status
         if len(view.assets) != t.progress:
             t.progress, t.progress_at = len(view.assets), now
-        if status in C.STATUS_FAILED:
+        if status in STATUS_FAILED:
             self._settle(t, error=failure_error(view))
             return
         want = max(view.total, t.expected_total if t.kind == "image" else 1)
-        if status == C.STATUS_SUCCESS:
+        if status == STATUS_SUCCESS:
             if not view.assets:
                 self._settle(t, error=DecodeError("Jimeng finished the job but returned no result"))
             else:
                 self._settle(t, assets=list(view.assets), view=view)
             return
-        if status == C.TaskStatus.PARTIAL_SUCCESS and view.assets:
+        if status == TaskStatus.PARTIAL_SUCCESS and view.assets:
             if len(view.assets) >= want:
                 self._settle(t, assets=list(view.assets), view=view)
                 return
@@ -297,7 +310,7 @@ class AccountPoller:
                 return
         t.pending_at = now
         eta = max(0.0, t.expected_at - now)
-        if status in C.STATUS_QUEUED:
+        if status in STATUS_QUEUED:
             pos = view.queue_position + 1 if view.queue_position is not None and view.queue_length else None
             t.job.publish(
                 JobState.PENDING,
@@ -314,7 +327,7 @@ class AccountPoller:
 
     def _next_delay(self, t: Tracked, view: RecordView, now: float) -> float:
         interval = self.timing.interval(t.kind)
-        if view.status in C.STATUS_QUEUED and view.queue_eta_s:
+        if view.status in STATUS_QUEUED and view.queue_eta_s:
             # Still queued upstream: come back near the end of the queue wait (bounded).
             return max(interval, min(view.queue_eta_s * self.timing.first_poll_fraction, self.timing.max_backoff))
         elapsed = now - t.submitted_at
@@ -379,14 +392,14 @@ def failure_error(view: RecordView) -> JimengError:
     """Terminal failure → error: a known fail_code maps through the ret table; 10/40 are moderation refusals."""
     code = view.fail_code
     detail = f": {view.fail_message}" if view.fail_message else ""
-    if code and code != "0":
+    if code and code != RET_OK:
         err = classify_ret(code, view.fail_message or "", fail_code=code)
         if not isinstance(err, UpstreamError):  # anything more specific than "upstream failed"
             return err
-    if view.status in (C.TaskStatus.PRE_CHECK_REJECT, C.TaskStatus.POST_CHECK_REJECT):
-        stage = "before" if view.status == C.TaskStatus.PRE_CHECK_REJECT else "after"
+    if view.status in (TaskStatus.PRE_CHECK_REJECT, TaskStatus.POST_CHECK_REJECT):
+        stage = "before" if view.status == TaskStatus.PRE_CHECK_REJECT else "after"
         return ContentRejectedError(f"Jimeng's moderation refused the job {stage} generation{detail}", fail_code=code)
-    if view.status == C.TaskStatus.DELETED:
+    if view.status == TaskStatus.DELETED:
         return GenerationFailedError("the job was deleted on Jimeng", status=view.status, fail_code=code)
     suffix = f" (fail code {code})" if code else ""
     return GenerationFailedError(f"Jimeng failed to generate{suffix}{detail}", status=view.status, fail_code=code)

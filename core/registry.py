@@ -1,4 +1,4 @@
-"""The model registry: the static table of ``core.constants`` merged with the live catalogue (§3.13).
+"""The model registry: the static table of ``core.wire`` merged with the live catalogue (§3.13).
 
 User-facing names (``jimeng-4.5``) map to internal keys. The live catalogue (``get_common_config``) may add models and
 change count options / resolution buckets / sizes; it never removes a model from the static table.
@@ -12,7 +12,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-from core import constants as C
+from core.catalogue import IMAGE_MODELS, VIDEO_MODELS, ImageModelSpec, VideoModelSpec
+from core.wire import IMAGE_RATIO_CODES, RESOLUTIONS, SIZES, Region
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +28,7 @@ class ModelInfo:
     key: str
     kind: Kind
     title: str
-    regions: frozenset[C.Region]
+    regions: frozenset[Region]
     resolutions: tuple[str, ...]
     default_resolution: str
     # images
@@ -37,7 +38,7 @@ class ModelInfo:
     intelligent_ratio: bool = False
     legacy: bool = False
     sizes: dict[str, dict[str, tuple[int, int]]] = field(default_factory=dict)  # bucket → ratio → (w, h)
-    forced: dict[C.Region, tuple[str, int, int, str]] = field(default_factory=dict)
+    forced: dict[Region, tuple[str, int, int, str]] = field(default_factory=dict)
     # videos
     durations: tuple[int, ...] = ()
     default_duration: int = 0
@@ -54,10 +55,10 @@ class ModelInfo:
         return min(opts), max(opts)
 
     def size(self, resolution: str, ratio: str) -> tuple[int, int]:
-        return self.sizes.get(resolution, {}).get(ratio) or C.SIZES[resolution][ratio]
+        return self.sizes.get(resolution, {}).get(ratio) or SIZES[resolution][ratio]
 
 
-def _image_info(name: str, spec: C.ImageModelSpec) -> ModelInfo:
+def _image_info(name: str, spec: ImageModelSpec) -> ModelInfo:
     return ModelInfo(
         name=name,
         key=spec.key,
@@ -75,7 +76,7 @@ def _image_info(name: str, spec: C.ImageModelSpec) -> ModelInfo:
     )
 
 
-def _video_info(name: str, spec: C.VideoModelSpec) -> ModelInfo:
+def _video_info(name: str, spec: VideoModelSpec) -> ModelInfo:
     return ModelInfo(
         name=name,
         key=spec.key,
@@ -107,9 +108,9 @@ def _name_for_key(key: str, title: str) -> str:
 class Registry:
     def __init__(self) -> None:
         self._models: dict[str, ModelInfo] = {}
-        for name, spec in C.IMAGE_MODELS.items():
+        for name, spec in IMAGE_MODELS.items():
             self._models[name] = _image_info(name, spec)
-        for vname, vspec in C.VIDEO_MODELS.items():
+        for vname, vspec in VIDEO_MODELS.items():
             self._models[vname] = _video_info(vname, vspec)
         self._by_key = {m.key: m.name for m in self._models.values()}
 
@@ -124,7 +125,7 @@ class Registry:
             return self._models[self._by_key[name]]
         return None
 
-    def all(self, kind: Kind | None = None, regions: Iterable[C.Region] | None = None) -> list[ModelInfo]:
+    def all(self, kind: Kind | None = None, regions: Iterable[Region] | None = None) -> list[ModelInfo]:
         wanted = set(regions) if regions is not None else None
         return [
             m
@@ -132,7 +133,7 @@ class Registry:
             if (kind is None or m.kind == kind) and (wanted is None or m.regions & wanted)
         ]
 
-    def merge_catalogue(self, region: C.Region, data: Any) -> list[str]:
+    def merge_catalogue(self, region: Region, data: Any) -> list[str]:
         """Merge a ``get_common_config`` reply for ``region``. Returns the names of models it added."""
         added: list[str] = []
         models = data.get("model_list") if isinstance(data, dict) else None
@@ -180,7 +181,7 @@ class Registry:
             changes: dict[str, Any] = {"regions": current.regions | {region}}
             if sizes:
                 changes["sizes"] = {**current.sizes, **sizes}
-                changes["resolutions"] = tuple(r for r in C.RESOLUTIONS if r in set(current.resolutions) | set(buckets))
+                changes["resolutions"] = tuple(r for r in RESOLUTIONS if r in set(current.resolutions) | set(buckets))
             if count_options:
                 changes["count_options"] = count_options
             if isinstance(default_count, int) and default_count > 0:
@@ -197,9 +198,9 @@ def _parse_resolution_map(raw: Any) -> tuple[dict[str, dict[str, tuple[int, int]
     sizes: dict[str, dict[str, tuple[int, int]]] = {}
     if not isinstance(raw, dict):
         return sizes, ()
-    code_to_ratio = {code: ratio for ratio, code in C.IMAGE_RATIO_CODES.items()}
+    code_to_ratio = {code: ratio for ratio, code in IMAGE_RATIO_CODES.items()}
     for bucket, spec in raw.items():
-        if bucket not in C.RESOLUTIONS or not isinstance(spec, dict):
+        if bucket not in RESOLUTIONS or not isinstance(spec, dict):
             continue
         table: dict[str, tuple[int, int]] = {}
         for item in spec.get("image_ratio_sizes") or []:
@@ -210,5 +211,5 @@ def _parse_resolution_map(raw: Any) -> tuple[dict[str, dict[str, tuple[int, int]
             if ratio and isinstance(w, int) and isinstance(h, int) and w > 0 and h > 0:
                 table[ratio] = (w, h)
         sizes[bucket] = table
-    buckets = tuple(r for r in C.RESOLUTIONS if r in sizes)
+    buckets = tuple(r for r in RESOLUTIONS if r in sizes)
     return {k: v for k, v in sizes.items() if v}, buckets

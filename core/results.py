@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from core import constants as C
+from core.wire import TaskStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,9 +141,9 @@ def item_id(item: dict[str, Any]) -> str | None:
 
 def parse_record(record: Any, kind: Literal["image", "video"]) -> RecordView:
     if not isinstance(record, dict):
-        return RecordView(status=C.TaskStatus.INIT)
+        return RecordView(status=TaskStatus.INIT)
     task = _dict(record.get("task"))
-    status = _int(task.get("status"), _int(record.get("status"), C.TaskStatus.INIT))
+    status = _int(task.get("status"), _int(record.get("status"), TaskStatus.INIT))
     items = _list(record.get("item_list"))
     assets: list[Asset] = []
     for item in items:

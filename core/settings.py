@@ -10,9 +10,16 @@ from pathlib import Path
 from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from core import constants as C
+from core.catalogue import DEFAULT_IMAGE_MODEL, DEFAULT_VIDEO_MODEL
 from core.engine import EngineConfig
 from core.errors import JimengError
+from core.policy import (
+    DEFAULT_ACCOUNT_CONCURRENCY,
+    IMAGE_DEADLINE_S,
+    IMAGE_EXPECTED_S,
+    VIDEO_DEADLINE_S,
+    VIDEO_EXPECTED_S,
+)
 from core.poller import Timing
 from core.tokens import parse_tokens
 
@@ -26,9 +33,9 @@ class JimengSettings(BaseSettings):
 
     session_ids: SecretStr = Field(default=SecretStr(""), description="comma-separated [proxy@][region-]sessionid list")
     upstream_url: str | None = None
-    account_concurrency: int = Field(default=C.DEFAULT_ACCOUNT_CONCURRENCY, ge=1, le=16)
-    default_image_model: str = C.DEFAULT_IMAGE_MODEL
-    default_video_model: str = C.DEFAULT_VIDEO_MODEL
+    account_concurrency: int = Field(default=DEFAULT_ACCOUNT_CONCURRENCY, ge=1, le=16)
+    default_image_model: str = DEFAULT_IMAGE_MODEL
+    default_video_model: str = DEFAULT_VIDEO_MODEL
     allow_private_urls: bool = False
     max_download_mb: int = Field(default=20, ge=1, le=200)
     data_dir: Path = Path("./data")
@@ -36,11 +43,11 @@ class JimengSettings(BaseSettings):
     retention_days: float = Field(default=7.0, gt=0)
     max_storage_mb: int = Field(default=2048, ge=10)
     log_level: str = "INFO"
-    image_deadline_s: float = C.IMAGE_DEADLINE_S
-    video_deadline_s: float = C.VIDEO_DEADLINE_S
+    image_deadline_s: float = IMAGE_DEADLINE_S
+    video_deadline_s: float = VIDEO_DEADLINE_S
     # First guess of how long a job takes, before the engine has observed any (the first poll comes near it).
-    image_expected_s: float = Field(default=C.IMAGE_EXPECTED_S, gt=0)
-    video_expected_s: float = Field(default=C.VIDEO_EXPECTED_S, gt=0)
+    image_expected_s: float = Field(default=IMAGE_EXPECTED_S, gt=0)
+    video_expected_s: float = Field(default=VIDEO_EXPECTED_S, gt=0)
 
     def engine_config(self, *, required: bool = True) -> EngineConfig:
         raw = self.session_ids.get_secret_value()

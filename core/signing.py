@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import hashlib
 
-from core import constants as C
+from core.wire import APP_VERSION, PLATFORM_CODE, SIGN_PATH_CHARS, SIGN_PREFIX, SIGN_SUFFIX
 
 
-def sign(path: str, device_time: int | str, *, app_version: str = C.APP_VERSION, tdid: str = "") -> str:
+def sign(path: str, device_time: int | str, *, app_version: str = APP_VERSION, tdid: str = "") -> str:
     """md5("9e2c|" + last 7 chars of the URL path + "|7|8.4.0|" + device_time + "|" + tdid + "|11ac")."""
     path_only = path.split("?", 1)[0]
-    tail = path_only[-C.SIGN_PATH_CHARS :]
-    raw = "|".join((C.SIGN_PREFIX, tail, C.PLATFORM_CODE, app_version, str(device_time), tdid, C.SIGN_SUFFIX))
+    tail = path_only[-SIGN_PATH_CHARS:]
+    raw = "|".join((SIGN_PREFIX, tail, PLATFORM_CODE, app_version, str(device_time), tdid, SIGN_SUFFIX))
     return hashlib.md5(raw.encode()).hexdigest()
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from urllib.parse import quote
 
-from core import constants as C
+from core.wire import IMAGEX_SIGNED_HEADERS_GET, IMAGEX_SIGNED_HEADERS_POST, SIGV4_ALGORITHM
 
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 
@@ -92,7 +92,7 @@ def scope(date: str, region: str, service: str) -> str:
 
 
 def string_to_sign(x_amz_date: str, credential_scope: str, canon_request: str) -> str:
-    return "\n".join([C.SIGV4_ALGORITHM, x_amz_date, credential_scope, sha256_hex(canon_request.encode())])
+    return "\n".join([SIGV4_ALGORITHM, x_amz_date, credential_scope, sha256_hex(canon_request.encode())])
 
 
 def _hmac(key: bytes, msg: str) -> bytes:
@@ -131,7 +131,7 @@ def sign(
     if body is not None:
         out["x-amz-content-sha256"] = payload_hash
     if signed_headers is None:
-        signed_headers = C.IMAGEX_SIGNED_HEADERS_POST if body is not None else C.IMAGEX_SIGNED_HEADERS_GET
+        signed_headers = IMAGEX_SIGNED_HEADERS_POST if body is not None else IMAGEX_SIGNED_HEADERS_GET
     all_headers = {**{k.lower(): v for k, v in (headers or {}).items()}, **out}
     names = sorted({h.lower() for h in signed_headers})
     creq = canonical_request(method, query, all_headers, names, payload_hash)
@@ -140,7 +140,7 @@ def sign(
     sig = hmac.new(signing_key(creds.secret_access_key, stamp[:8], region, service), sts.encode(), hashlib.sha256)
     signature = sig.hexdigest()
     out["authorization"] = (
-        f"{C.SIGV4_ALGORITHM} Credential={creds.access_key_id}/{cscope}, "
+        f"{SIGV4_ALGORITHM} Credential={creds.access_key_id}/{cscope}, "
         f"SignedHeaders={';'.join(names)}, Signature={signature}"
     )
     return Signed(headers=out, canonical_request=creq, string_to_sign=sts, signature=signature)

@@ -6,8 +6,8 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 
-from core import constants as C
 from core.errors import InvalidRequestError
+from core.wire import PROXY_SCHEMES, TOKEN_REGION_PREFIXES, Region
 
 _BEARER = re.compile(r"^\s*bearer\s+", re.IGNORECASE)
 _SID_CHARS = re.compile(r"^[A-Za-z0-9_\-]{8,256}$")
@@ -30,7 +30,7 @@ def fingerprint(secret: str) -> str:
 @dataclass(frozen=True, slots=True)
 class Token:
     sessionid: str
-    region: C.Region = C.Region.CN
+    region: Region = Region.CN
     proxy: str | None = None
     key: str = field(init=False, repr=False, compare=False)  # identity: region + session id fingerprint
 
@@ -39,7 +39,7 @@ class Token:
 
     @property
     def masked(self) -> str:
-        prefix = "" if self.region is C.Region.CN else f"{self.region.value}-"
+        prefix = "" if self.region is Region.CN else f"{self.region.value}-"
         return prefix + mask(self.sessionid)
 
     def __repr__(self) -> str:  # never print the secret, even by accident
@@ -53,13 +53,13 @@ def parse_token(raw: str) -> Token:
     """Parse one token. Raises InvalidRequestError with a message that never contains the secret."""
     text = raw.strip()
     proxy: str | None = None
-    if text.lower().startswith(C.PROXY_SCHEMES):
+    if text.lower().startswith(PROXY_SCHEMES):
         at = text.rfind("@")
         if 0 < at < len(text) - 1:
             proxy, text = text[:at], text[at + 1 :].strip()
-    region = C.Region.CN
+    region = Region.CN
     lowered = text.lower()
-    for prefix, reg in C.TOKEN_REGION_PREFIXES.items():
+    for prefix, reg in TOKEN_REGION_PREFIXES.items():
         if lowered.startswith(prefix):
             region, text = reg, text[len(prefix) :]
             break

@@ -19,10 +19,11 @@ from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 
-from core import constants as C
 from core.errors import DecodeError, RequestTimeoutError, TransportError, UpstreamError, classify_ret
+from core.policy import HTTP_CONNECT_TIMEOUT_S, HTTP_TIMEOUT_S, RETRY_ATTEMPTS, RETRY_BASE_S, RETRY_MAX_S
 from core.signing import cookie, sign
 from core.tokens import Token
+from core.wire import AIGC_FEATURES, BASE_HEADERS, DA_VERSION, REGIONS, RET_OK, WEB_VERSION, Region
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +53,7 @@ class RequestStats:
 
 
 def _retry_delay(attempt: int, rng: random.Random) -> float:
-    base: float = min(C.RETRY_MAX_S, C.RETRY_BASE_S * (2**attempt))
+    base: float = min(RETRY_MAX_S, RETRY_BASE_S * (2**attempt))
     return base / 2 + rng.uniform(0, base / 2)
 
 
@@ -64,13 +65,13 @@ class Upstream:
         upstream_url: str | None = None,
         clock: Any = time.time,
         rng: random.Random | None = None,
-        timeout_s: float = C.HTTP_TIMEOUT_S,
+        timeout_s: float = HTTP_TIMEOUT_S,
     ) -> None:
         self.http = http
         self._override = urlsplit(upstream_url.rstrip("/")) if upstream_url else None
         self._clock = clock
         self._rng = rng or random.Random()
-        self._timeout = aiohttp.ClientTimeout(total=timeout_s, connect=C.HTTP_CONNECT_TIMEOUT_S)
+        self._timeout = aiohttp.ClientTimeout(total=timeout_s, connect=HTTP_CONNECT_TIMEOUT_S)
         self.stats = RequestStats()
 
     # ---------------------------------------------------------------------------------------------------------- URLs
@@ -83,27 +84,27 @@ class Upstream:
         o = self._override
         return urlunsplit((o.scheme, o.netloc, (o.path + parts.path) if o.path else parts.path, parts.query, ""))
 
-    def base(self, region: C.Region, *, commerce: bool = False) -> str:
-        info = C.REGIONS[region]
+    def base(self, region: Region, *, commerce: bool = False) -> str:
+        info = REGIONS[region]
         return self.rewrite(info.commerce_base if commerce else info.api_base)
 
     # ---------------------------------------------------------------------------------------------------------- envelope
 
     @staticmethod
     def default_query(ident: Identity) -> dict[str, str]:
-        info = C.REGIONS[ident.token.region]
+        info = REGIONS[ident.token.region]
         q = {"aid": str(info.aid), "device_platform": "web", "region": info.region_query}
         if info.sends_web_id:
             q["webId"] = ident.web_id
-        q.update({"da_version": C.DA_VERSION, "web_version": C.WEB_VERSION, "aigc_features": C.AIGC_FEATURES})
+        q.update({"da_version": DA_VERSION, "web_version": WEB_VERSION, "aigc_features": AIGC_FEATURES})
         return q
 
     def headers(self, ident: Identity, path: str, *, commerce: bool, referer: str | None) -> dict[str, str]:
         region = ident.token.region
-        info = C.REGIONS[region]
+        info = REGIONS[region]
         now = int(self._clock())
         origin = info.commerce_base if commerce else info.api_base
-        h = dict(C.BASE_HEADERS)
+        h = dict(BASE_HEADERS)
         h.update(
             {
                 "appid": str(info.aid),
@@ -148,10 +149,10 @@ class Upstream:
                 return await self._once(ident, url, path, q, headers, payload)
             except TransportError as exc:
                 retryable = not submit or not exc.maybe_sent
-                if not retryable or attempt + 1 >= C.RETRY_ATTEMPTS:
+                if not retryable or attempt + 1 >= RETRY_ATTEMPTS:
                     raise
             except UpstreamError as exc:
-                if submit or exc.ret is not None or attempt + 1 >= C.RETRY_ATTEMPTS:
+                if submit or exc.ret is not None or attempt + 1 >= RETRY_ATTEMPTS:
                     raise
             delay = _retry_delay(attempt, self._rng)
             attempt += 1
@@ -207,7 +208,7 @@ def unwrap(doc: Any, path: str = "") -> Any:
     if "ret" not in doc:
         return doc  # passport-style replies have no envelope
     ret = str(doc.get("ret"))
-    if ret == C.RET_OK:
+    if ret == RET_OK:
         return doc.get("data")
     raw = doc.get("data")
     data: dict[str, Any] = raw if isinstance(raw, dict) else {}

@@ -23,13 +23,37 @@ from urllib.parse import quote, urlencode
 import aiohttp
 from yarl import URL
 
-from core import constants as C
 from core import sigv4
 from core.drafts import UploadedImage
 from core.errors import JimengError, UploadError
 from core.media import PreparedImage, gather_bounded
+from core.policy import (
+    HTTP_CONNECT_TIMEOUT_S,
+    STS_CACHE_TTL_S,
+    STS_EXPIRY_MARGIN_S,
+    UPLOAD_ATTEMPTS,
+    UPLOAD_CONCURRENCY,
+    UPLOAD_RETRY_BASE_S,
+    UPLOAD_TIMEOUT_S,
+)
 from core.tokens import Token
 from core.transport import Upstream
+from core.wire import (
+    IMAGEX_ACTION_APPLY,
+    IMAGEX_ACTION_COMMIT,
+    IMAGEX_RETRY_CODES,
+    IMAGEX_SERVICE,
+    IMAGEX_TRANSIENT_CODES,
+    IMAGEX_URI_STATUS_OK,
+    IMAGEX_VERSION,
+    PATH_UPLOAD_TOKEN,
+    REGIONS,
+    UPLOAD_NODE_OK_CODE,
+    UPLOAD_NODE_PATH,
+    UPLOAD_TOKEN_SCENE_IMAGEX,
+    USER_AGENT,
+    Region,
+)
 
 log = logging.getLogger(__name__)
 
@@ -76,19 +100,19 @@ class _Fault(Exception):
         self.ret = ret
 
 
-def parse_upload_token(data: Any, region: C.Region, *, now: float) -> UploadToken:
+def parse_upload_token(data: Any, region: Region, *, now: float) -> UploadToken:
     if not isinstance(data, dict):
         raise _Fault("get_upload_token returned no credentials", transient=True)
     ak, secret, token = data.get("access_key_id"), data.get("secret_access_key"), data.get("session_token")
     if not (isinstance(ak, str) and isinstance(secret, str) and isinstance(token, str) and ak and secret and token):
         raise _Fault("get_upload_token returned incomplete credentials", transient=True)
-    info = C.REGIONS[region]
+    info = REGIONS[region]
     service_id = str(data.get("space_name") or data.get("service_id") or info.imagex_service_id)
     host = str(data.get("upload_domain") or info.imagex_host)
-    expires = now + C.STS_CACHE_TTL_S
+    expires = now + STS_CACHE_TTL_S
     expired_time = data.get("expired_time")
     if isinstance(expired_time, int | float) and expired_time > 0:
-        expires = min(expires, float(expired_time) - C.STS_EXPIRY_MARGIN_S)
+        expires = min(expires, float(expired_time) - STS_EXPIRY_MARGIN_S)
     return UploadToken(sigv4.Credentials(ak, secret, token), service_id, host, expires)
 
 
@@ -104,9 +128,9 @@ def _openapi_result(doc: Any, status: int, step: str) -> dict[str, Any]:
         code = str(error.get("Code") or "")
         code_n = error.get("CodeN")
         label = f"{code} ({code_n})" if code_n else code
-        if code in C.IMAGEX_RETRY_CODES:
+        if code in IMAGEX_RETRY_CODES:
             raise _Fault(f"{step} was refused: {label}", transient=True, fresh_token=True, ret=code)
-        transient = code in C.IMAGEX_TRANSIENT_CODES or status >= 500 or status == 429
+        transient = code in IMAGEX_TRANSIENT_CODES or status >= 500 or status == 429
         raise _Fault(f"{step} failed: {label}", transient=transient, ret=code)
     if status >= 500 or status == 429:
         raise _Fault(f"{step} answered HTTP {status}", transient=True)
@@ -138,9 +162,9 @@ class ImageUploader:
         self,
         upstream: Upstream,
         *,
-        concurrency: int = C.UPLOAD_CONCURRENCY,
-        attempts: int = C.UPLOAD_ATTEMPTS,
-        retry_base_s: float = C.UPLOAD_RETRY_BASE_S,
+        concurrency: int = UPLOAD_CONCURRENCY,
+        attempts: int = UPLOAD_ATTEMPTS,
+        retry_base_s: float = UPLOAD_RETRY_BASE_S,
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
     ) -> None:
@@ -152,7 +176,7 @@ class ImageUploader:
         self._rng = rng or random.Random()
         self._tokens: dict[str, UploadToken] = {}
         self._locks: dict[str, asyncio.Lock] = {}
-        self._timeout = aiohttp.ClientTimeout(total=C.UPLOAD_TIMEOUT_S, connect=C.HTTP_CONNECT_TIMEOUT_S)
+        self._timeout = aiohttp.ClientTimeout(total=UPLOAD_TIMEOUT_S, connect=HTTP_CONNECT_TIMEOUT_S)
 
     # ------------------------------------------------------------------------------------------------ public
 
@@ -211,7 +235,7 @@ class ImageUploader:
             if cached is not None and cached is not stale and cached.expires_at > self._clock():
                 return cached  # still valid, or a parallel upload already replaced the refused one
             try:
-                data = await self.upstream.call(account, C.PATH_UPLOAD_TOKEN, {"scene": C.UPLOAD_TOKEN_SCENE_IMAGEX})
+                data = await self.upstream.call(account, PATH_UPLOAD_TOKEN, {"scene": UPLOAD_TOKEN_SCENE_IMAGEX})
             except JimengError as err:
                 transient = err.kind in ("transport", "upstream")
                 raise _Fault(f"no upload token ({err.message})", transient=transient, ret=err.ret) from None
@@ -223,25 +247,25 @@ class ImageUploader:
 
     async def _once(self, account: UploadAccount, image: PreparedImage, token: UploadToken) -> UploadedImage:
         region = account.token.region
-        info = C.REGIONS[region]
+        info = REGIONS[region]
         web_headers = {
             "accept": "*/*",
             "origin": info.web_origin,
             "referer": f"{info.web_origin}/",
             "sec-fetch-site": "cross-site",
-            "user-agent": C.USER_AGENT,
+            "user-agent": USER_AGENT,
         }
         # 1. ApplyImageUpload
         query = [
-            ("Action", C.IMAGEX_ACTION_APPLY),
-            ("Version", C.IMAGEX_VERSION),
+            ("Action", IMAGEX_ACTION_APPLY),
+            ("Version", IMAGEX_VERSION),
             ("ServiceId", token.service_id),
             ("FileSize", str(len(image.data))),
             ("s", _random_s(self._rng)),
         ]
         if region.is_international:
             query.append(("device_platform", "web"))
-        signed = sigv4.sign("GET", query, token.creds, region=info.aws_region, service=C.IMAGEX_SERVICE)
+        signed = sigv4.sign("GET", query, token.creds, region=info.aws_region, service=IMAGEX_SERVICE)
         status, doc = await self._request("GET", token.host, query, {**web_headers, **signed.headers}, None, "apply")
         result = _openapi_result(doc, status, "ApplyImageUpload")
         addr = _dict(result.get("UploadAddress"))
@@ -257,15 +281,15 @@ class ImageUploader:
 
         # 3. CommitImageUpload
         body = json.dumps({"SessionKey": session_key}, separators=(",", ":")).encode()
-        query = [("Action", C.IMAGEX_ACTION_COMMIT), ("Version", C.IMAGEX_VERSION), ("ServiceId", token.service_id)]
-        signed = sigv4.sign("POST", query, token.creds, region=info.aws_region, service=C.IMAGEX_SERVICE, body=body)
+        query = [("Action", IMAGEX_ACTION_COMMIT), ("Version", IMAGEX_VERSION), ("ServiceId", token.service_id)]
+        signed = sigv4.sign("POST", query, token.creds, region=info.aws_region, service=IMAGEX_SERVICE, body=body)
         headers = {**web_headers, **signed.headers, "content-type": "application/json"}
         status, doc = await self._request("POST", token.host, query, headers, body, "commit")
         result = _openapi_result(doc, status, "CommitImageUpload")
         first = _dict(_first(result.get("Results")))
         uri = first.get("Uri")
         uri_status = _int(first.get("UriStatus"))
-        if not uri or uri_status != C.IMAGEX_URI_STATUS_OK:
+        if not uri or uri_status != IMAGEX_URI_STATUS_OK:
             # 2001: upstream could not take the file (not an image it reads); retrying the same bytes will not help.
             raise _Fault(f"Jimeng did not accept the file (UriStatus {uri_status or 'missing'})", transient=False)
         plugin = _dict(_first(result.get("PluginResult")))
@@ -277,7 +301,7 @@ class ImageUploader:
         )
 
     async def _put_bytes(self, host: str, store_uri: str, auth: str, data: bytes, web_headers: dict[str, str]) -> None:
-        url = self.upstream.rewrite(f"https://{host}{C.UPLOAD_NODE_PATH}{store_uri}")
+        url = self.upstream.rewrite(f"https://{host}{UPLOAD_NODE_PATH}{store_uri}")
         headers = {
             **web_headers,
             "authorization": auth,
@@ -299,7 +323,7 @@ class ImageUploader:
         except ValueError:
             doc = {}
         code = _int(doc.get("code")) if isinstance(doc, dict) else 0
-        if code == C.UPLOAD_NODE_OK_CODE or (200 <= status < 300 and not code):
+        if code == UPLOAD_NODE_OK_CODE or (200 <= status < 300 and not code):
             return
         # Every upload-node failure is worth a new attempt: a 5xx, a CRC mismatch (bytes damaged on the way), or a
         # stale Auth — the retry applies for a new store.

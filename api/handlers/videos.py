@@ -21,8 +21,8 @@ from api.handlers.common import as_list, caller_of, engine_of, launch, parse, re
 from api.keys import STREAMING
 from api.schemas import InputReference, VideoCreateRequest, VideoGenerationRequest
 from core import Asset, Job, JobEvent, JobRecord, JobState, VideoParams
-from core.constants import VIDEO_RATIOS
 from core.errors import JimengError
+from core.wire import VIDEO_RATIOS
 
 PREFIX = "video_"
 _SIZE = re.compile(r"^\s*(\d{2,5})\s*[x×*]\s*(\d{2,5})\s*$", re.IGNORECASE)

@@ -7,15 +7,16 @@ import json
 import pytest
 
 from core import ImageParams, InvalidRequestError
-from core import constants as C
+from core.catalogue import IMAGE_MODELS
 from core.drafts import text_to_image
 from core.params import validate_image
 from core.registry import Registry
+from core.wire import DA_VERSION, IMAGE_RATIO_CODES, RATIOS, REGIONS, SIZES, Region
 from tests.core.support import engine_for, sid
 from tests.fakes.jimeng import FakeJimeng
 
-CN = frozenset({C.Region.CN})
-ALL = frozenset(C.Region)
+CN = frozenset({Region.CN})
+ALL = frozenset(Region)
 
 
 def _core_param(body: dict) -> tuple[dict, dict]:
@@ -24,25 +25,25 @@ def _core_param(body: dict) -> tuple[dict, dict]:
     return draft, comp
 
 
-BUCKETS = [(res, ratio) for res in ("1k", "1.5k", "2k", "4k") for ratio in C.RATIOS]
+BUCKETS = [(res, ratio) for res in ("1k", "1.5k", "2k", "4k") for ratio in RATIOS]
 
 
 @pytest.mark.parametrize(("resolution", "ratio"), BUCKETS)
 def test_every_ratio_and_bucket_maps_to_the_table(resolution: str, ratio: str) -> None:
     model = {"1k": "jimeng-4.0", "1.5k": "jimeng-5.0-pro", "2k": "jimeng-4.5", "4k": "jimeng-4.5"}[resolution]
     spec = validate_image(ImageParams(prompt="p", model=model, ratio=ratio, resolution=resolution), Registry(), CN)
-    body = text_to_image(spec, "sub-1", C.Region.CN)
+    body = text_to_image(spec, "sub-1", Region.CN)
     _, comp = _core_param(body)
     core = comp["abilities"]["generate"]["core_param"]
-    assert core["image_ratio"] == C.IMAGE_RATIO_CODES[ratio]
+    assert core["image_ratio"] == IMAGE_RATIO_CODES[ratio]
     info = core["large_image_info"]
-    assert (info["width"], info["height"]) == C.SIZES[resolution][ratio]
+    assert (info["width"], info["height"]) == SIZES[resolution][ratio]
     assert info["resolution_type"] == resolution
 
 
 def test_4k_uses_table_a_and_1k_has_4_3_landscape() -> None:
-    assert C.SIZES["4k"]["16:9"] == (5404, 3040)
-    assert C.SIZES["1k"]["4:3"] == (1024, 768) and C.SIZES["1k"]["3:4"] == (768, 1024)
+    assert SIZES["4k"]["16:9"] == (5404, 3040)
+    assert SIZES["1k"]["4:3"] == (1024, 768) and SIZES["1k"]["3:4"] == (768, 1024)
 
 
 @pytest.mark.parametrize(
@@ -51,13 +52,13 @@ def test_4k_uses_table_a_and_1k_has_4_3_landscape() -> None:
 )
 def test_t2i_draft_shape(model: str, count: int | None, expect_gen_count: int | None) -> None:
     spec = validate_image(ImageParams(prompt="两只小马", model=model, count=count), Registry(), CN)
-    body = text_to_image(spec, "sub-xyz", C.Region.CN)
+    body = text_to_image(spec, "sub-xyz", Region.CN)
     assert body["extend"] == {"root_model": spec.model.key}
     assert body["submit_id"] == "sub-xyz"
     metrics = json.loads(body["metrics_extra"])
     assert metrics["generateId"] == "sub-xyz"
     draft, comp = _core_param(body)
-    assert draft["version"] == C.DA_VERSION and draft["main_component_id"] == comp["id"]
+    assert draft["version"] == DA_VERSION and draft["main_component_id"] == comp["id"]
     assert comp["type"] == "image_base_component" and comp["generate_type"] == "generate"
     core = comp["abilities"]["generate"]["core_param"]
     assert core["model"] == spec.model.key and core["prompt"] == "两只小马"
@@ -83,7 +84,7 @@ def test_arbitrary_size_maps_to_nearest_ratio_and_bucket() -> None:
 
 def test_intelligent_ratio_omits_image_ratio() -> None:
     spec = validate_image(ImageParams(prompt="p", ratio="auto"), Registry(), CN)
-    core = _core_param(text_to_image(spec, "s", C.Region.CN))[1]["abilities"]["generate"]["core_param"]
+    core = _core_param(text_to_image(spec, "s", Region.CN))[1]["abilities"]["generate"]["core_param"]
     assert core["intelligent_ratio"] is True and "image_ratio" not in core
 
 
@@ -103,7 +104,7 @@ def test_intelligent_ratio_omits_image_ratio() -> None:
         (ImageParams(prompt="   "), CN, "prompt", "empty"),
         (ImageParams(prompt="p", sample_strength=1.5), CN, "sample_strength", "between 0 and 1"),
         (ImageParams(prompt="p", model="jimeng-3.0", ratio="auto"), CN, "ratio", "automatic ratio"),
-        (ImageParams(prompt="p", model="jimeng-5.0"), frozenset({C.Region.US}), "model", "not offered"),
+        (ImageParams(prompt="p", model="jimeng-5.0"), frozenset({Region.US}), "model", "not offered"),
     ],
 )
 def test_validation_errors_are_specific(params: ImageParams, regions: frozenset, param: str, words: str) -> None:
@@ -115,7 +116,7 @@ def test_validation_errors_are_specific(params: ImageParams, regions: frozenset,
 
 def test_nanobanana_on_us_is_forced_to_1024_square_tagged_2k() -> None:
     spec = validate_image(ImageParams(prompt="p", model="nanobanana", ratio="16:9"), Registry(), ALL)
-    core = _core_param(text_to_image(spec, "s", C.Region.US))[1]["abilities"]["generate"]["core_param"]
+    core = _core_param(text_to_image(spec, "s", Region.US))[1]["abilities"]["generate"]["core_param"]
     assert core["large_image_info"]["width"] == 1024 and core["large_image_info"]["resolution_type"] == "2k"
     assert core["image_ratio"] == 1
 
@@ -158,16 +159,16 @@ async def test_catalogue_missing_falls_back_to_static_table(fake_jimeng: FakeJim
         assert not any(m.from_catalogue for m in engine.models("image"))
 
 
-@pytest.mark.parametrize("name", sorted(C.IMAGE_MODELS))
+@pytest.mark.parametrize("name", sorted(IMAGE_MODELS))
 def test_draft_shape_for_every_image_model(name: str) -> None:
-    spec_model = C.IMAGE_MODELS[name]
+    spec_model = IMAGE_MODELS[name]
     region = next(iter(sorted(spec_model.regions)))
     spec = validate_image(ImageParams(prompt="p", model=name), Registry(), frozenset({region}))
     body = text_to_image(spec, "sub", region)
     _, comp = _core_param(body)
     core = comp["abilities"]["generate"]["core_param"]
     assert body["extend"]["root_model"] == core["model"] == spec_model.key
-    assert body["http_common_info"]["aid"] == C.REGIONS[region].aid
+    assert body["http_common_info"]["aid"] == REGIONS[region].aid
     info = core["large_image_info"]
     assert info["resolution_type"] in spec_model.resolutions or region in spec_model.forced
     if spec_model.count_options is None:

@@ -13,9 +13,9 @@ import pytest
 from aiohttp import web
 from PIL import Image
 
-from core import constants as C
 from core.errors import InvalidRequestError, UploadError
 from core.media import FetchPolicy, RefImage, normalise, prepare_all
+from core.policy import UPLOAD_MAX_EDGE
 
 OPEN = FetchPolicy(allow_private=True, max_bytes=1024 * 1024, read_timeout=0.5, total_timeout=5)
 STRICT = FetchPolicy(allow_private=False, max_bytes=1024 * 1024)
@@ -276,8 +276,8 @@ def test_exif_orientation_applied() -> None:
 
 
 def test_downscaled_above_the_upload_limit() -> None:
-    p = normalise(png(C.UPLOAD_MAX_EDGE + 904, 50), 0)
-    assert p.width == C.UPLOAD_MAX_EDGE and p.height < 50 and p.converted
+    p = normalise(png(UPLOAD_MAX_EDGE + 904, 50), 0)
+    assert p.width == UPLOAD_MAX_EDGE and p.height < 50 and p.converted
 
 
 def test_truncated_image_is_refused() -> None:

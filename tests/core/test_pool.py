@@ -215,12 +215,10 @@ async def test_expired_session_during_upload_fails_over(fake_jimeng: FakeJimeng)
     assert [r.sessionid for r in fake_jimeng.calls(GEN)] == [sid("live")]
 
 
-async def test_callers_accounts_are_bounded(fake_jimeng: FakeJimeng, monkeypatch: pytest.MonkeyPatch) -> None:
-    from core import constants as C
-
-    monkeypatch.setattr(C, "MAX_ADHOC_ACCOUNTS", 3)
+async def test_callers_accounts_are_bounded(fake_jimeng: FakeJimeng) -> None:
     fake_jimeng.add_account(sid("server"))
     async with engine_for(fake_jimeng, sid("server")) as engine:
+        engine.pool.max_adhoc = 3
         for i in range(6):
             engine.adhoc_accounts(sid(f"caller{i}"))
         keys = {a.key for a in engine.pool.accounts(pooled_only=False)}

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from core import ImageParams, InvalidRequestError, mask, parse_tokens
-from core import constants as C
 from core.signing import sign
+from core.wire import APP_VERSION, DA_VERSION, REGIONS, WEB_VERSION, Region
 from tests.core.support import engine_for, sid
 from tests.fakes.jimeng import FakeJimeng
 
@@ -33,7 +33,7 @@ def test_sign_ignores_query_string() -> None:
 def test_token_syntax_regions_proxies_and_masking() -> None:
     s1, s2, s3 = sid(1), sid(2), sid(3)
     toks = parse_tokens(f"Bearer {s1}, US-{s2} ,http://user:pw@proxy.local:8080@hk-{s3},{s1}")
-    assert [t.region for t in toks] == [C.Region.CN, C.Region.US, C.Region.HK]
+    assert [t.region for t in toks] == [Region.CN, Region.US, Region.HK]
     assert [t.sessionid for t in toks] == [s1, s2, s3]
     assert toks[2].proxy == "http://user:pw@proxy.local:8080"
     assert mask(s1) == f"{s1[:4]}…{s1[-4:]}"
@@ -53,13 +53,13 @@ async def test_query_headers_and_cookie_per_region(fake_jimeng: FakeJimeng, regi
         job = await engine.imagine(ImageParams(prompt="a cat", model=model, count=1))
         await job.wait()
     gen = fake_jimeng.calls("/mweb/v1/aigc_draft/generate")[0]
-    info = C.REGIONS[C.Region(region)]
+    info = REGIONS[Region(region)]
     assert gen.query["aid"] == str(info.aid)
     assert gen.query["region"] == info.region_query
-    assert gen.query["da_version"] == C.DA_VERSION and gen.query["web_version"] == C.WEB_VERSION
+    assert gen.query["da_version"] == DA_VERSION and gen.query["web_version"] == WEB_VERSION
     assert ("webId" in gen.query) is (region == "cn")
     h = gen.headers
-    assert h["appid"] == str(info.aid) and h["appvr"] == C.APP_VERSION and h["pf"] == "7"
+    assert h["appid"] == str(info.aid) and h["appvr"] == APP_VERSION and h["pf"] == "7"
     assert h["lan"] == info.lan and h["loc"] == info.loc
     assert h["sign"] == sign("/mweb/v1/aigc_draft/generate", h["device-time"])
     assert f"sessionid={s}" in h["cookie"]

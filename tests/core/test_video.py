@@ -8,13 +8,14 @@ import json
 
 import pytest
 
-from core import constants as C
+from core.catalogue import DEFAULT_VIDEO_MODEL, VIDEO_MODELS
 from core.drafts import new_id
 from core.drafts import video as video_body
 from core.errors import InvalidRequestError, UpstreamRejectedError
 from core.media import RefImage
 from core.params import VideoParams, validate_video
 from core.registry import Registry
+from core.wire import PATH_GENERATE, PATH_LOCAL_ITEM_LIST, Region
 from tests.core.conftest import EngineFactory, UpstreamProxy, make_png
 from tests.fakes.jimeng import FakeJimeng
 
@@ -25,8 +26,8 @@ def quick_videos(fake_jimeng: FakeJimeng) -> None:
 
 
 def site_for(name: str) -> str:
-    regions = C.VIDEO_MODELS[name].regions
-    return "cn" if C.Region.CN in regions else "hk"
+    regions = VIDEO_MODELS[name].regions
+    return "cn" if Region.CN in regions else "hk"
 
 
 def gen_input(fake: FakeJimeng, submit_id: str) -> dict:
@@ -42,7 +43,7 @@ async def test_text_to_video_result(fake_jimeng: FakeJimeng, make_engine: Engine
         async with engine.download(video) as dl:
             data = b"".join([c async for c in dl.chunks])
     fake_job = fake_jimeng.jobs[result.submit_id]
-    assert fake_job.model_key == C.VIDEO_MODELS[C.DEFAULT_VIDEO_MODEL].key  # default model
+    assert fake_job.model_key == VIDEO_MODELS[DEFAULT_VIDEO_MODEL].key  # default model
     assert fake_job.references == [] and gen_input(fake_jimeng, result.submit_id)["duration_ms"] == 5000
     assert video.url.startswith(fake_jimeng.url) and video.format == "mp4"
     assert (video.width, video.height) == (1280, 720) and video.duration_s == 5.0
@@ -91,16 +92,16 @@ async def test_every_model_accepts_its_values_and_sends_its_benefit_type(
 ) -> None:
     async with make_engine("cn") as cn, make_engine("hk") as hk:
         jobs = []
-        for name, spec in C.VIDEO_MODELS.items():
+        for name, spec in VIDEO_MODELS.items():
             engine = cn if site_for(name) == "cn" else hk
             for resolution in spec.resolutions:  # every resolution: 3.0 Fast and Seedance VIP differ by resolution
                 duration = spec.durations[-1]
                 params = VideoParams(prompt=f"test {name}", model=name, duration=duration, resolution=resolution)
                 jobs.append((name, duration, resolution, await engine.video(params)))
-        assert len(jobs) == sum(len(s.resolutions) for s in C.VIDEO_MODELS.values())
+        assert len(jobs) == sum(len(s.resolutions) for s in VIDEO_MODELS.values())
         results = await asyncio.gather(*(job.wait() for *_, job in jobs))
     for (name, duration, resolution, _), result in zip(jobs, results, strict=True):
-        spec = C.VIDEO_MODELS[name]
+        spec = VIDEO_MODELS[name]
         fake_job = fake_jimeng.jobs[result.submit_id]
         assert fake_job.model_key == spec.key, name
         assert fake_job.benefit_type == spec.benefit_types[resolution], name
@@ -108,9 +109,9 @@ async def test_every_model_accepts_its_values_and_sends_its_benefit_type(
         assert len(result.videos) == 1 and result.videos[0].url, name
 
 
-@pytest.mark.parametrize("name", list(C.VIDEO_MODELS))
+@pytest.mark.parametrize("name", list(VIDEO_MODELS))
 async def test_every_model_refuses_what_it_cannot_do(make_engine: EngineFactory, name: str) -> None:
-    spec = C.VIDEO_MODELS[name]
+    spec = VIDEO_MODELS[name]
     bad_duration = next(d for d in (3, 7, 9, 11, 16, 20) if d not in spec.durations)
     bad_resolution = (
         next(r for r in ("480p", "1080p", "720p") if r not in spec.resolutions) if len(spec.resolutions) < 3 else None
@@ -132,11 +133,11 @@ async def test_wrong_benefit_type_is_refused_upstream(fake_jimeng: FakeJimeng, m
     """The emulator's 5001 check is live: a draft with another model's benefit type is refused."""
     async with make_engine() as engine:
         acc = engine.accounts()[0]
-        spec = validate_video(VideoParams(prompt="x", model="jimeng-video-3.0"), Registry(), frozenset({C.Region.CN}))
-        body = video_body(spec, new_id(), C.Region.CN)
+        spec = validate_video(VideoParams(prompt="x", model="jimeng-video-3.0"), Registry(), frozenset({Region.CN}))
+        body = video_body(spec, new_id(), Region.CN)
         body["extend"]["m_video_commerce_info"]["benefit_type"] = "dreamina_video_seedance_15_pro"
         with pytest.raises(UpstreamRejectedError) as ei:
-            await engine.upstream.call(acc, C.PATH_GENERATE, body, submit=True)
+            await engine.upstream.call(acc, PATH_GENERATE, body, submit=True)
     assert ei.value.ret == "5001"
 
 
@@ -156,7 +157,7 @@ async def test_download_rendition_is_preferred(fake_jimeng: FakeJimeng, make_eng
 async def test_history_url_kept_when_the_rendition_call_fails(
     fake_jimeng: FakeJimeng, make_engine: EngineFactory, upstream_proxy: UpstreamProxy
 ) -> None:
-    upstream_proxy.replies[C.PATH_LOCAL_ITEM_LIST] = (200, {"ret": "1000", "errmsg": "invalid parameter", "data": {}})
+    upstream_proxy.replies[PATH_LOCAL_ITEM_LIST] = (200, {"ret": "1000", "errmsg": "invalid parameter", "data": {}})
     async with make_engine(upstream_url=upstream_proxy.url) as engine:
         result = await (await engine.video(VideoParams(prompt="no hq today"))).wait()
     [video] = result.videos
