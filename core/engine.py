@@ -299,8 +299,10 @@ class Engine:
         return self._jobs.get(job_id)
 
     def validate_image(
-        self, params: ImageParams, *, references: int = 0, accounts: Sequence[Account] | None = None
+        self, params: ImageParams, *, references: int | None = None, accounts: Sequence[Account] | None = None
     ) -> ImageSpec:
+        """The one validation of an image request (``references=None``) or of a composition from that many images;
+        pass the spec it returns to ``imagine`` / ``compose``."""
         return validate_image(
             params,
             self.registry,
@@ -315,47 +317,68 @@ class Engine:
         )
 
     async def imagine(
-        self, params: ImageParams, *, owner: dict[str, Any] | None = None, accounts: Sequence[Account] | None = None
+        self,
+        params: ImageParams | ImageSpec,
+        *,
+        owner: dict[str, Any] | None = None,
+        accounts: Sequence[Account] | None = None,
     ) -> Job:
-        """Text-to-image. Raises InvalidRequestError at once for bad input; otherwise returns a running Job."""
-        spec = self.validate_image(params, accounts=accounts)
+        """Text-to-image. Takes the params (validated here) or the spec ``validate_image`` already returned. Raises
+        InvalidRequestError at once for bad input; otherwise returns a running Job."""
+        spec = params if isinstance(params, ImageSpec) else self.validate_image(params, accounts=accounts)
+        if spec.references:
+            raise InvalidRequestError("this spec is for a composition: use compose()", code="spec_mismatch")
         return await self._launch("image", spec, owner=owner, among=accounts, total=spec.count)
 
     async def compose(
         self,
-        params: ImageParams,
+        params: ImageParams | ImageSpec,
         images: Sequence[Any],
         *,
         owner: dict[str, Any] | None = None,
         accounts: Sequence[Account] | None = None,
     ) -> Job:
-        """Image-to-image from 1–10 references (``core.media.RefImage``). Too many references are refused before any
-        download, upload or credit is spent."""
-        if not images:
-            raise InvalidRequestError(
-                "a composition needs at least one reference image", param="images", code="no_images"
-            )
-        spec = self.validate_image(params, references=len(images), accounts=accounts)
+        """Image-to-image from references (``core.media.RefImage``); ``validate_image(params, references=n)`` is the
+        one place that checks their number, before any download, upload or credit is spent."""
+        if isinstance(params, ImageSpec):
+            spec = params
+            if spec.references != len(images):
+                raise InvalidRequestError(
+                    f"the spec was validated for {spec.references} reference image(s), got {len(images)}",
+                    param="images",
+                    code="spec_mismatch",
+                )
+        else:
+            spec = self.validate_image(params, references=len(images), accounts=accounts)
         prepared = await self._prepare_refs(images)
         return await self._launch("compose", spec, owner=owner, among=accounts, total=spec.count, refs=prepared)
 
     async def video(
         self,
-        params: VideoParams,
+        params: VideoParams | VideoSpec,
         *,
         first_frame: Any = None,
         last_frame: Any = None,
         owner: dict[str, Any] | None = None,
         accounts: Sequence[Account] | None = None,
     ) -> Job:
-        """Text-to-video, or video from a first frame (and optionally a last frame)."""
+        """Text-to-video, or video from a first frame (and optionally a last frame). Takes the params or the spec
+        ``validate_video`` returned."""
         if last_frame is not None and first_frame is None:
             raise InvalidRequestError(
                 "a last frame needs a first frame too", param="last_frame", code="last_frame_needs_first"
             )
         frames = [f for f in (first_frame, last_frame) if f is not None]
-        params = params.model_copy(update={"frames": len(frames)})
-        spec = self.validate_video(params, accounts=accounts)
+        if isinstance(params, VideoSpec):
+            spec = params
+            if spec.frames != len(frames):
+                raise InvalidRequestError(
+                    f"the spec was validated for {spec.frames} frame(s), got {len(frames)}",
+                    param="first_frame",
+                    code="spec_mismatch",
+                )
+        else:
+            spec = self.validate_video(params.model_copy(update={"frames": len(frames)}), accounts=accounts)
         prepared = await self._prepare_refs(frames) if frames else []
         return await self._launch("video", spec, owner=owner, among=accounts, total=1, refs=prepared)
 

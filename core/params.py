@@ -194,16 +194,21 @@ def validate_image(
     regions: frozenset[Region],
     *,
     default_model: str = DEFAULT_IMAGE_MODEL,
-    references: int = 0,
+    references: int | None = None,
 ) -> ImageSpec:
-    """Check an image or composition request against the model; return the exact geometry to send."""
+    """Check an image request (``references=None``) or a composition from ``references`` images against the model;
+    return the exact geometry to send. The one place that checks the number of references."""
     prompt = _check_prompt(params.prompt, required=True)
     model = _pick_model(registry, params.model, default_model, "image", regions)
     if not 0.0 <= params.sample_strength <= 1.0:
         raise InvalidRequestError(
             "sample_strength must be between 0 and 1", param="sample_strength", code="strength_range"
         )
-    if references:
+    if references is not None:
+        if references < 1:
+            raise InvalidRequestError(
+                "a composition needs at least one reference image", param="images", code="no_images"
+            )
         if model.max_references <= 0:
             raise InvalidRequestError(
                 f"model '{model.name}' cannot compose from reference images",
@@ -325,7 +330,7 @@ def validate_image(
         sample_strength=float(params.sample_strength),
         intelligent_ratio=intelligent,
         seed=params.seed if params.seed is not None else _random_seed(),
-        references=references,
+        references=references or 0,
         notes=tuple(notes),
     )
 
