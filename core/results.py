@@ -171,3 +171,31 @@ def parse_record(record: Any, kind: Literal["image", "video"]) -> RecordView:
         fail_code=fail_code,
         fail_message=str(fail_message) if fail_message else None,
     )
+
+
+def download_renditions(data: Any) -> dict[str, str]:
+    """``get_local_item_list`` reply → {item id: URL of the rendition the web app's own download uses} (§3.10).
+
+    Priority (IPTAG): the download rendition first (``common_attr`` / ``video`` → ``transcoded_video.origin``), then the
+    history item's own ``download_url`` / ``play_url`` / ``url``. Items without an http(s) URL are left out."""
+    reply = _dict(data)
+    found: dict[str, str] = {}
+    for item in _list(reply.get("item_list") or reply.get("local_item_list")):
+        if not isinstance(item, dict) or not (iid := item_id(item)):
+            continue
+        video = _dict(item.get("video"))
+        candidates = (
+            _origin_url(item.get("common_attr")),
+            _origin_url(video),
+            video.get("download_url"),
+            video.get("play_url"),
+            video.get("url"),
+        )
+        url = next((u for u in candidates if isinstance(u, str) and u.startswith(("http://", "https://"))), None)
+        if url:
+            found[iid] = _fix_url(url)
+    return found
+
+
+def _origin_url(node: Any) -> Any:
+    return _dict(_dict(_dict(node).get("transcoded_video")).get("origin")).get("video_url")

@@ -12,13 +12,14 @@ import logging
 import mimetypes
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from core.errors import JimengError, TransportError
+from core.jobs import Job
 from core.results import Asset
 from core.transport import Upstream
 
@@ -98,6 +99,38 @@ class ResultKeeper:
         self._sem = asyncio.Semaphore(concurrency)
         self._copying: dict[str, asyncio.Future[str | None]] = {}  # upstream URL → local path (when done)
         self._known: OrderedDict[str, str] = OrderedDict()
+        self._settling: dict[str, asyncio.Future[None]] = {}  # job id → done when its copies are recorded
+
+    def begin_job(self, job_id: str, assets: tuple[Asset, ...]) -> None:
+        """Announce a finished job's copy before its success is published (``keep_job`` follows)."""
+        self.begin(job_id, assets)
+        self._settling[job_id] = asyncio.get_running_loop().create_future()
+
+    async def keep_job(self, job: Job, save: Callable[[Job], Awaitable[None]]) -> None:
+        """Copy a finished job's files into the data directory, then record their paths in its result."""
+        try:
+            result = job.last_event.result
+            if result is None:
+                return
+            try:
+                assets = await self.keep(job.id, result.assets)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("job %s: keeping its results locally failed; the upstream URLs stay", job.id)
+                return
+            job.replace_result(replace(result, assets=assets))
+            await save(job)
+        finally:
+            settling = self._settling.pop(job.id, None)
+            if settling is not None and not settling.done():
+                settling.set_result(None)
+
+    async def settled(self, job_id: str) -> None:
+        """Wait until a job's copy (and the record updated with its paths) is done, if one is under way."""
+        settling = self._settling.get(job_id)
+        if settling is not None:
+            await asyncio.shield(settling)
 
     def begin(self, job_id: str, assets: tuple[Asset, ...]) -> None:
         """Announce a copy before the job's success is published, so readers wait for it instead of racing it."""
