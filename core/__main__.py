@@ -24,6 +24,7 @@ from core.engine import Engine
 from core.errors import JimengError
 from core.jobs import Job, JobEvent, JobState
 from core.logsafe import setup_logging
+from core.media import RefImage
 from core.params import ImageParams, VideoParams
 from core.settings import MissingSettingError, load_settings
 
@@ -143,12 +144,8 @@ async def _dispatch(engine: Engine, a: argparse.Namespace) -> int:
     if a.command == "imagine":
         job = await engine.imagine(_image_params(a))
     elif a.command == "compose":
-        from core.media import RefImage
-
         job = await engine.compose(_image_params(a), [RefImage.parse(x, allow_path=True) for x in a.images])
     else:
-        from core.media import RefImage
-
         params = VideoParams(
             prompt=a.prompt, model=a.model, duration=a.duration, ratio=a.ratio, resolution=a.resolution
         )

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
-from core.accounts import Account, AccountPool
+from core.accounts import Account
 from core.drafts import UploadedImage
 from core.drafts import blend as blend_body
 from core.drafts import text_to_image as t2i_body
@@ -33,6 +33,7 @@ from core.ledger import Ledger
 from core.params import ImageSpec, VideoSpec
 from core.policy import RATE_LIMIT_RETRIES
 from core.poller import AccountPoller, Durations, Resubmit, Timing
+from core.pool import AccountPool
 from core.results import Asset, download_renditions
 from core.transport import Upstream
 from core.upload import ImageUploader

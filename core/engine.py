@@ -22,17 +22,19 @@ from typing import Any
 
 import aiohttp
 
-from core.accounts import Account, AccountPool, AccountStatus, ClaimResult, china_today
+from core.accounts import Account, AccountStatus, ClaimResult, china_today
 from core.catalogue import DEFAULT_IMAGE_MODEL, DEFAULT_VIDEO_MODEL
 from core.dispatch import Dispatcher, total_items
 from core.errors import AuthError, InvalidRequestError, JimengError, NoAccountError
+from core.fetch import FetchPolicy
 from core.jobs import Job, JobKind, JobRecord, JobResult, JobState, JobStore, MemoryJobStore
 from core.ledger import Ledger
 from core.maintenance import Step, load_catalogue, maintain_forever
-from core.media import FetchPolicy, PreparedImage, RefImage, prepare_all
+from core.media import PreparedImage, RefImage, prepare_all
 from core.params import ImageParams, ImageSpec, VideoParams, VideoSpec, validate_image, validate_video
 from core.policy import DEFAULT_ACCOUNT_CONCURRENCY
 from core.poller import Durations, Timing
+from core.pool import AccountPool
 from core.recovery import Deliveries, Recovery
 from core.registry import Kind, ModelInfo, Registry
 from core.results import Asset

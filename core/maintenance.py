@@ -7,9 +7,10 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
-from core.accounts import CHINA_TZ, Account, AccountPool
+from core.accounts import CHINA_TZ, Account
 from core.errors import JimengError
 from core.policy import CREDIT_REFRESH_S
+from core.pool import AccountPool
 from core.registry import Registry
 from core.transport import Upstream
 from core.wire import PATH_COMMON_CONFIG, Region

@@ -1,8 +1,6 @@
 """Reference images in, safely: bytes, files, data URLs / base64 and http(s) URLs → images Jimeng accepts.
 
-URL downloads stream with a size cap, timeouts and a redirect limit, and refuse loopback, private, link-local,
-multicast and reserved addresses (checked after DNS resolution, on every hop, and the connection is pinned to the
-address that was checked) unless the owner allows them. The real format is sniffed with Pillow; formats upstream does
+URLs are fetched by ``core.fetch`` (size cap, timeouts, no private addresses). The real format is sniffed with Pillow; formats upstream does
 not take are converted, EXIF orientation is applied, and oversized images are downscaled. Pillow runs in a thread.
 """
 
@@ -12,10 +10,8 @@ import asyncio
 import base64
 import binascii
 import io
-import ipaddress
 import logging
 import os
-import socket
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,12 +23,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from yarl import URL
 
 from core.errors import InvalidRequestError, JimengError, UploadError
+from core.fetch import FetchPolicy, ImageRefused, fetch_url, too_large
 from core.policy import (
-    DOWNLOAD_CONNECT_TIMEOUT_S,
-    DOWNLOAD_MAX_BYTES,
-    DOWNLOAD_MAX_REDIRECTS,
-    DOWNLOAD_READ_TIMEOUT_S,
-    DOWNLOAD_TOTAL_TIMEOUT_S,
     PREPARE_CONCURRENCY,
     SOURCE_MAX_PIXELS,
     UPLOAD_JPEG_QUALITY,
@@ -44,8 +36,6 @@ from core.wire import UPLOAD_FORMATS
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-_REDIRECTS = frozenset({301, 302, 303, 307, 308})
-_USER_AGENT = "jimeng-bot/0.1 (reference image fetch)"
 _BASE64_CHARS = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=-_")
 
 
@@ -152,19 +142,6 @@ def as_ref(value: Any) -> RefImage:
 
 
 @dataclass(frozen=True, slots=True)
-class FetchPolicy:
-    """How URLs may be fetched. ``allowed_networks``: CIDRs exempt from the private-address refusal."""
-
-    allow_private: bool = False
-    max_bytes: int = DOWNLOAD_MAX_BYTES
-    connect_timeout: float = DOWNLOAD_CONNECT_TIMEOUT_S
-    read_timeout: float = DOWNLOAD_READ_TIMEOUT_S
-    total_timeout: float = DOWNLOAD_TOTAL_TIMEOUT_S
-    max_redirects: int = DOWNLOAD_MAX_REDIRECTS
-    allowed_networks: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
 class PreparedImage:
     """Image bytes ready for ImageX: a format upstream takes, oriented, within the size limits."""
 
@@ -175,135 +152,6 @@ class PreparedImage:
     index: int
     source_format: str = ""
     converted: bool = False
-
-
-class _Refused(Exception):
-    """A reason to refuse one reference; becomes an ``UploadError`` naming it."""
-
-
-# ---------------------------------------------------------------------------------------------------------------- fetch
-
-
-def _forbidden(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    if isinstance(ip, ipaddress.IPv6Address):
-        mapped = ip.ipv4_mapped or ip.sixtofour
-        if mapped is not None:
-            return _forbidden(mapped)
-    return (
-        ip.is_private
-        or ip.is_loopback
-        or ip.is_link_local
-        or ip.is_multicast
-        or ip.is_reserved
-        or ip.is_unspecified
-        or not ip.is_global
-    )
-
-
-async def _resolve(host: str, port: int, policy: FetchPolicy) -> list[str]:
-    """Addresses of ``host``; every one must be allowed (a name with one private address is refused as a whole)."""
-    try:
-        literal = ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        literal = None
-    if literal is not None:
-        addrs = [str(literal)]
-    else:
-        loop = asyncio.get_running_loop()
-        try:
-            infos = await asyncio.wait_for(
-                loop.getaddrinfo(host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP),
-                policy.connect_timeout,
-            )
-        except (OSError, TimeoutError) as exc:
-            raise _Refused(f"could not resolve {host}") from exc
-        addrs = list(dict.fromkeys(str(info[4][0]) for info in infos))
-        if not addrs:
-            raise _Refused(f"could not resolve {host}")
-    if policy.allow_private:
-        return addrs
-    nets = [ipaddress.ip_network(n, strict=False) for n in policy.allowed_networks]
-    for a in addrs:
-        ip = ipaddress.ip_address(a.split("%", 1)[0])
-        if _forbidden(ip) and not any(ip in n for n in nets):
-            raise _Refused(f"{host} resolves to a private or reserved address, which is not allowed")
-    return addrs
-
-
-async def fetch_url(url: str, *, http: aiohttp.ClientSession, policy: FetchPolicy) -> bytes:
-    """Download an image URL under ``policy``. Raises ``_Refused`` with a reason that is safe to show."""
-    try:
-        async with asyncio.timeout(policy.total_timeout):
-            return await _fetch(url, http, policy)
-    except TimeoutError as exc:
-        raise _Refused("the download timed out") from exc
-
-
-async def _fetch(url: str, http: aiohttp.ClientSession, policy: FetchPolicy) -> bytes:
-    current = URL(url)
-    timeout = aiohttp.ClientTimeout(total=None, connect=policy.connect_timeout, sock_read=policy.read_timeout)
-    for hop in range(policy.max_redirects + 1):
-        if current.scheme not in ("http", "https") or not current.host:
-            raise _Refused("a redirect led to something that is not an http(s) URL")
-        port = current.port or (443 if current.scheme == "https" else 80)
-        addrs = await _resolve(current.host, port, policy)
-        resp_data = await _get_pinned(current, addrs, http, policy, timeout)
-        status, location, body = resp_data
-        if status in _REDIRECTS:
-            if not location:
-                raise _Refused(f"the server answered HTTP {status} without a Location")
-            if hop >= policy.max_redirects:
-                break
-            current = current.join(URL(location))
-            continue
-        if status != 200:
-            raise _Refused(f"the server answered HTTP {status}")
-        assert body is not None
-        return body
-    raise _Refused(f"too many redirects (more than {policy.max_redirects})")
-
-
-async def _get_pinned(
-    url: URL, addrs: list[str], http: aiohttp.ClientSession, policy: FetchPolicy, client_timeout: aiohttp.ClientTimeout
-) -> tuple[int, str | None, bytes | None]:
-    """GET ``url`` connecting to one of the checked ``addrs`` (no second DNS lookup), without following redirects."""
-    host = url.host or ""
-    bracketed = f"[{host}]" if ":" in host else host
-    host_header = bracketed if url.is_default_port() else f"{bracketed}:{url.port}"
-    headers = {"Host": host_header, "User-Agent": _USER_AGENT, "Accept": "image/*,*/*;q=0.5"}
-    last: Exception | None = None
-    for addr in addrs:
-        target = url.with_host(addr.split("%", 1)[0])
-        extra: dict[str, Any] = {"server_hostname": host} if url.scheme == "https" else {}
-        try:
-            async with http.get(
-                target, headers=headers, allow_redirects=False, timeout=client_timeout, **extra
-            ) as resp:
-                if resp.status in _REDIRECTS:
-                    return resp.status, resp.headers.get("Location"), None
-                if resp.status != 200:
-                    return resp.status, None, None
-                declared = resp.content_length
-                if declared is not None and declared > policy.max_bytes:
-                    raise _Refused(_too_large(policy.max_bytes))
-                buf = bytearray()
-                async for chunk in resp.content.iter_chunked(64 * 1024):
-                    buf += chunk
-                    if len(buf) > policy.max_bytes:
-                        raise _Refused(_too_large(policy.max_bytes))
-                return resp.status, None, bytes(buf)
-        except aiohttp.ClientConnectorError as exc:
-            last = exc
-            continue
-        except TimeoutError as exc:
-            raise _Refused("the download timed out") from exc
-        except aiohttp.ClientError as exc:
-            raise _Refused(f"the download failed ({type(exc).__name__})") from exc
-    raise _Refused(f"could not connect to {host}") from last
-
-
-def _too_large(limit: int) -> str:
-    return f"the image is larger than {limit / 1024 / 1024:g} MB"
 
 
 # ---------------------------------------------------------------------------------------------------------------- decode
@@ -325,23 +173,23 @@ def _encode(im: Image.Image, fmt: str, quality: int) -> bytes:
 def normalise(data: bytes, index: int) -> PreparedImage:
     """Sniff, orient, convert and downscale one image (blocking: call in a thread)."""
     if not data:
-        raise _Refused("the image is empty")
+        raise ImageRefused("the image is empty")
     try:
         im: Image.Image = Image.open(io.BytesIO(data))
         source = (im.format or "").upper()
         if im.width * im.height > SOURCE_MAX_PIXELS:
-            raise _Refused(f"the image is too large to process ({im.width}×{im.height})")
+            raise ImageRefused(f"the image is too large to process ({im.width}×{im.height})")
         im.seek(0)
         animated = bool(getattr(im, "is_animated", False))
         im.load()
-    except _Refused:
+    except ImageRefused:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise _Refused("the image has too many pixels to process") from exc
+        raise ImageRefused("the image has too many pixels to process") from exc
     except UnidentifiedImageError as exc:
-        raise _Refused("this is not an image Jimeng can use (unrecognised format)") from exc
+        raise ImageRefused("this is not an image Jimeng can use (unrecognised format)") from exc
     except (OSError, ValueError, SyntaxError, EOFError) as exc:
-        raise _Refused("the image is damaged or truncated") from exc
+        raise ImageRefused("the image is damaged or truncated") from exc
 
     orientation = im.getexif().get(0x0112, 1)
     needs_turn = orientation not in (None, 1)
@@ -377,7 +225,7 @@ def normalise(data: bytes, index: int) -> PreparedImage:
             im = im.resize((max(1, im.width * 3 // 4), max(1, im.height * 3 // 4)), Image.Resampling.LANCZOS)
         out = _encode(im, fmt, quality)
     else:
-        raise _Refused("the image could not be brought under the upload size limit")
+        raise ImageRefused("the image could not be brought under the upload size limit")
     return PreparedImage(out, im.width, im.height, fmt.lower(), index, source.lower(), converted=True)
 
 
@@ -390,13 +238,13 @@ async def prepare_one(ref: RefImage, index: int, *, http: aiohttp.ClientSession,
         if ref.kind == "bytes":
             data = ref.data or b""
             if len(data) > policy.max_bytes:
-                raise _Refused(_too_large(policy.max_bytes))
+                raise ImageRefused(too_large(policy.max_bytes))
         elif ref.kind == "path":
             data = await asyncio.to_thread(_read_file, ref.path or "", policy.max_bytes)
         else:
             data = await fetch_url(ref.url or "", http=http, policy=policy)
         prepared = await asyncio.to_thread(normalise, data, index)
-    except _Refused as exc:
+    except ImageRefused as exc:
         raise UploadError(f"reference image {index + 1} ({ref.describe()}): {exc}", index=index) from None
     if prepared.converted:
         log.debug(
@@ -417,13 +265,13 @@ def _read_file(path: str, limit: int) -> bytes:
         with open(path, "rb") as fh:
             data = fh.read(limit + 1)
     except FileNotFoundError as exc:
-        raise _Refused("the file does not exist") from exc
+        raise ImageRefused("the file does not exist") from exc
     except IsADirectoryError as exc:
-        raise _Refused("that is a directory, not an image file") from exc
+        raise ImageRefused("that is a directory, not an image file") from exc
     except OSError as exc:
-        raise _Refused(f"the file could not be read ({type(exc).__name__})") from exc
+        raise ImageRefused(f"the file could not be read ({type(exc).__name__})") from exc
     if len(data) > limit:
-        raise _Refused(_too_large(limit))
+        raise ImageRefused(too_large(limit))
     return data
 
 

@@ -13,11 +13,11 @@ import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
-from core.accounts import AccountPool
 from core.dispatch import Dispatcher, ResumeMode, needs_refs, total_items
 from core.errors import JimengError, error_from_dict
 from core.jobs import Job, JobRecord, JobResult, JobState, JobStore
 from core.params import spec_from_dict
+from core.pool import AccountPool
 from core.registry import Registry
 from core.retention import ResultKeeper
 

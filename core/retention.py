@@ -20,6 +20,7 @@ from typing import Any
 
 from core.errors import JimengError, TransportError
 from core.jobs import Job
+from core.media import PreparedImage
 from core.results import Asset
 from core.transport import Upstream
 
@@ -199,7 +200,7 @@ class ResultKeeper:
         await self.store.add_file(str(path), job_id, size)
         return replace(asset, path=str(path))
 
-    async def keep_refs(self, job_id: str, prepared: list[Any]) -> list[dict[str, Any]]:
+    async def keep_refs(self, job_id: str, prepared: list[PreparedImage]) -> list[dict[str, Any]]:
         """Keep a job's prepared reference images (for Reroll, and to re-run it after a restart before upload)."""
         folder = self.root.parent / "refs" / job_id
         await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
@@ -211,11 +212,9 @@ class ResultKeeper:
             kept.append({"path": str(path), "width": p.width, "height": p.height, "format": p.format})
         return kept
 
-    async def load_refs(self, kept: list[dict[str, Any]]) -> list[Any] | None:
+    async def load_refs(self, kept: list[dict[str, Any]]) -> list[PreparedImage] | None:
         """The prepared images back from disk, or None when any of them is gone (evicted)."""
-        from core.media import PreparedImage
-
-        out: list[Any] = []
+        out: list[PreparedImage] = []
         for index, meta in enumerate(kept):
             try:
                 data = await asyncio.to_thread(Path(str(meta["path"])).read_bytes)

@@ -14,7 +14,8 @@ from aiohttp import web
 from PIL import Image
 
 from core.errors import InvalidRequestError, UploadError
-from core.media import FetchPolicy, RefImage, normalise, prepare_all
+from core.fetch import FetchPolicy
+from core.media import RefImage, normalise, prepare_all
 from core.policy import UPLOAD_MAX_EDGE
 
 OPEN = FetchPolicy(allow_private=True, max_bytes=1024 * 1024, read_timeout=0.5, total_timeout=5)
@@ -281,7 +282,7 @@ def test_downscaled_above_the_upload_limit() -> None:
 
 
 def test_truncated_image_is_refused() -> None:
-    from core.media import _Refused
+    from core.fetch import ImageRefused
 
-    with pytest.raises(_Refused, match="damaged"):
+    with pytest.raises(ImageRefused, match="damaged"):
         normalise(png(64, 64)[:80], 0)
