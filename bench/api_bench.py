@@ -15,7 +15,7 @@ from typing import Any
 from bench.emulator import add_accounts, done_at, job_by_prompt, upstream_window
 from bench.server import MIB, ApiServer, RssSampler, client, generate
 from bench.stats import median, pct
-from tests.fakes.jimeng import FakeJimeng
+from emulator import FakeJimeng
 
 
 async def _settle_rss(server: ApiServer, seconds: float = 2.0) -> int:

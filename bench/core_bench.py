@@ -18,7 +18,7 @@ import aiohttp
 from bench.emulator import CATEGORIES, add_accounts, count_requests, done_at, ready_at
 from bench.stats import median, pct
 from core import Engine, EngineConfig, ImageParams, Timing
-from tests.fakes.jimeng import FakeJimeng
+from emulator import FakeJimeng
 
 HISTORY = "/mweb/v1/get_history_by_ids"
 

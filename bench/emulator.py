@@ -17,8 +17,8 @@ from collections.abc import Iterable
 
 from PIL import Image
 
-import tests.fakes.jimeng as jimeng_fake
-from tests.fakes.jimeng import FakeJimeng
+from emulator import FakeJimeng, FakeJob
+from emulator.media import make_webp
 
 PATH_CATEGORY = {
     "/mweb/v1/aigc_draft/generate": "submit",
@@ -35,13 +35,13 @@ CATEGORIES = ("submit", "history", "credit", "upload", "config", "other")
 
 _payloads: dict[tuple[int, int], bytes] = {}
 _lock = threading.Lock()
-_stock_make_webp = jimeng_fake.make_webp
+_realistic = False
 
 
 def _realistic_webp(width: int, height: int, seed: str) -> bytes:
     """A photo-sized WebP (random noise, lossy): the same bytes object for every asset of one size."""
     if width * height < 1024 * 1024:  # covers and thumbnails stay cheap
-        return _stock_make_webp(width, height, seed)
+        return make_webp(width, height, seed)
     with _lock:
         data = _payloads.get((width, height))
         if data is None:
@@ -54,7 +54,9 @@ def _realistic_webp(width: int, height: int, seed: str) -> bytes:
 
 
 def use_realistic_images() -> None:
-    jimeng_fake.make_webp = _realistic_webp  # type: ignore[assignment]
+    """Emulators started from now on serve photo-sized result images."""
+    global _realistic
+    _realistic = True
 
 
 def payload_size(width: int, height: int) -> int:
@@ -69,6 +71,8 @@ def sid(name: str) -> str:
 async def start_emulator(base_s: float, jitter_s: float = 1.0, *, seed: int = 7) -> FakeJimeng:
     mean = base_s + jitter_s / 2
     fake = FakeJimeng(image_seconds=mean, video_seconds=mean, jitter=(jitter_s / 2) / mean if mean else 0.0, seed=seed)
+    if _realistic:
+        fake.render_image = _realistic_webp
     await fake.start()
     return fake
 
@@ -103,12 +107,12 @@ def done_at(fake: FakeJimeng, submit_id: str) -> float:
 
 def ready_at(fake: FakeJimeng, submit_id: str) -> float:
     """When every result item was present (status 45 with all items, which the poller harvests), per the emulator's
-    progression in ``FakeJimeng._state``: item k appears at 0.4 + 0.6·k/(n+1) of the duration."""
+    progression in ``emulator.jobs``: item k appears at 0.4 + 0.6·k/(n+1) of the duration."""
     job = fake.jobs[submit_id]
     return job.started + job.duration * min(1.0, 0.4 + 0.6 * job.count / (job.count + 1))
 
 
-def job_by_prompt(fake: FakeJimeng, prompt: str) -> jimeng_fake.FakeJob | None:
+def job_by_prompt(fake: FakeJimeng, prompt: str) -> FakeJob | None:
     for job in fake.jobs.values():
         if job.prompt == prompt:
             return job

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from tests.fakes.jimeng import FakeJimeng
+from emulator import FakeJimeng
 
 
 @pytest.fixture

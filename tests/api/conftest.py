@@ -19,8 +19,8 @@ from pydantic import SecretStr
 from api.app import create_app
 from api.settings import ApiSettings
 from core import Engine, EngineConfig, Timing
+from emulator import FakeJimeng
 from tests.core.support import FAST, sid
-from tests.fakes.jimeng import FakeJimeng
 
 KEY_A = "sk-test-alpha-0123456789"
 KEY_B = "sk-test-beta-9876543210"

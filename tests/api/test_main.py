@@ -12,8 +12,8 @@ from pathlib import Path
 
 import aiohttp
 
+from emulator import FakeJimeng
 from tests.api.conftest import USER_SID
-from tests.fakes.jimeng import FakeJimeng
 
 ROOT = Path(__file__).resolve().parents[2]
 

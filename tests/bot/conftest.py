@@ -13,10 +13,10 @@ import pytest
 from bot.bot import JimengBot
 from bot.settings import BotConfig
 from core import Engine, EngineConfig
+from emulator import FakeJimeng
 from tests.bot.harness import run_bot
 from tests.core.support import FAST, sid
 from tests.fakes.discord import FakeDiscord
-from tests.fakes.jimeng import FakeJimeng
 
 __all__ = ["World", "discord_fake", "run_bot"]
 

@@ -10,11 +10,11 @@ import aiohttp
 
 from bot.bot import JimengBot
 from core import Engine, EngineConfig
+from emulator import FakeJimeng
 from tests.bot.conftest import TEST_CONFIG
 from tests.bot.harness import run_bot
 from tests.core.support import FAST, sid
 from tests.fakes.discord import FakeDiscord
-from tests.fakes.jimeng import FakeJimeng
 
 
 async def _engine(http: aiohttp.ClientSession, fake: FakeJimeng, data_dir: Path) -> Engine:

@@ -16,7 +16,7 @@ from PIL import Image
 
 from core.engine import Engine, EngineConfig
 from core.poller import Timing
-from tests.fakes.jimeng import FakeJimeng
+from emulator import FakeJimeng
 
 QUICK = Timing(image_expected=0.3, video_expected=0.5, image_interval=0.2, video_interval=0.2, min_first_poll=0.1)
 

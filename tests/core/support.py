@@ -10,7 +10,7 @@ from typing import Any
 import aiohttp
 
 from core import Engine, EngineConfig, Timing
-from tests.fakes.jimeng import FakeJimeng
+from emulator import FakeJimeng
 
 FAST = Timing(
     image_expected=0.3,

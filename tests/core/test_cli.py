@@ -9,8 +9,8 @@ from pathlib import Path
 
 from PIL import Image
 
+from emulator import FakeJimeng
 from tests.core.support import sid
-from tests.fakes.jimeng import FakeJimeng
 
 ROOT = Path(__file__).resolve().parents[2]
 

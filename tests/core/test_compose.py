@@ -10,8 +10,8 @@ from core.errors import InvalidRequestError, UploadError
 from core.jobs import JobState
 from core.media import RefImage
 from core.params import ImageParams
+from emulator import FakeJimeng
 from tests.core.conftest import EngineFactory, make_png
-from tests.fakes.jimeng import FakeJimeng
 
 
 def refs(n: int) -> list[RefImage]:

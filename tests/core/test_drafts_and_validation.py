@@ -12,8 +12,8 @@ from core.drafts import text_to_image
 from core.params import validate_image
 from core.registry import Registry
 from core.wire import DA_VERSION, IMAGE_RATIO_CODES, RATIOS, REGIONS, SIZES, Region
+from emulator import FakeJimeng
 from tests.core.support import engine_for, sid
-from tests.fakes.jimeng import FakeJimeng
 
 CN = frozenset({Region.CN})
 ALL = frozenset(Region)

@@ -16,8 +16,8 @@ import pytest
 from core import ImageParams, JobState
 from core.jobs import JobRecord
 from core.store import SqliteJobStore
+from emulator import FakeJimeng
 from tests.core.support import engine_for, sid
-from tests.fakes.jimeng import FakeJimeng
 
 ROOT = Path(__file__).resolve().parents[2]
 GEN = "/mweb/v1/aigc_draft/generate"

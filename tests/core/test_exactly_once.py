@@ -12,8 +12,8 @@ import pytest
 from aiohttp import web
 
 from core import ImageParams
+from emulator import FakeJimeng
 from tests.core.support import engine_for, sid
-from tests.fakes.jimeng import FakeJimeng
 
 GEN = "/mweb/v1/aigc_draft/generate"
 

@@ -16,8 +16,8 @@ from core import (
     QuotaError,
     VideoParams,
 )
+from emulator import FakeJimeng
 from tests.core.support import FAST, engine_for, sid
-from tests.fakes.jimeng import FakeJimeng
 
 HISTORY = "/mweb/v1/get_history_by_ids"
 

@@ -16,8 +16,8 @@ from core import (
     RiskControlError,
     UpstreamRejectedError,
 )
+from emulator import FakeJimeng
 from tests.core.support import engine_for, sid
-from tests.fakes.jimeng import FakeJimeng
 
 GEN = "/mweb/v1/aigc_draft/generate"
 

@@ -10,8 +10,8 @@ import pytest
 from core import ImageParams, InvalidRequestError, mask, parse_tokens
 from core.signing import sign
 from core.wire import APP_VERSION, DA_VERSION, REGIONS, WEB_VERSION, Region
+from emulator import FakeJimeng
 from tests.core.support import engine_for, sid
-from tests.fakes.jimeng import FakeJimeng
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "jimeng"
 

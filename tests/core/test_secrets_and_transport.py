@@ -13,8 +13,8 @@ from core import ContentRejectedError, ImageParams, TransportError, UpstreamErro
 from core.logsafe import RedactingFilter
 from core.tokens import parse_tokens
 from core.transport import Upstream
+from emulator import FakeJimeng
 from tests.core.support import engine_for, sid
-from tests.fakes.jimeng import FakeJimeng
 
 
 async def test_no_log_record_contains_a_full_session_id(

@@ -15,8 +15,8 @@ from core.sigv4 import Credentials, sign
 from core.tokens import parse_tokens
 from core.transport import Upstream
 from core.upload import ImageUploader, crc32_hex
+from emulator import FakeJimeng
 from tests.core.conftest import UpstreamProxy, make_png, session_id
-from tests.fakes.jimeng import FakeJimeng
 
 
 def prepared(index: int = 0, data: bytes | None = None, seed: int | None = None) -> PreparedImage:

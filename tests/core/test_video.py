@@ -16,8 +16,8 @@ from core.media import RefImage
 from core.params import VideoParams, validate_video
 from core.registry import Registry
 from core.wire import PATH_GENERATE, PATH_LOCAL_ITEM_LIST, Region
+from emulator import FakeJimeng
 from tests.core.conftest import EngineFactory, UpstreamProxy, make_png
-from tests.fakes.jimeng import FakeJimeng
 
 
 @pytest.fixture(autouse=True)

@@ -16,9 +16,8 @@ import aiohttp
 import pytest
 from PIL import Image
 
-from tests.fakes import _sigv4
-from tests.fakes._jimeng_media import make_mp4, probe_mp4
-from tests.fakes.jimeng import FakeJimeng
+from emulator import FakeJimeng, sigv4
+from emulator.media import make_mp4, probe_mp4
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "jimeng"
 SID = "0b6873d7a1b2c3d4e5f60718293a4b5c"
@@ -587,7 +586,7 @@ def test_sigv4_against_synthetic_vectors() -> None:
         "vod_commit_upload_inner",
     ):
         v = doc[name]
-        auth = _sigv4.parse_authorization(v["authorization"])
+        auth = sigv4.parse_authorization(v["authorization"])
         assert auth.access_key_id == inp["access_key_id"]
         from urllib.parse import parse_qsl, urlsplit
 
@@ -603,12 +602,12 @@ def test_sigv4_against_synthetic_vectors() -> None:
         if v["method"] == "POST":
             headers["x-amz-content-sha256"] = v["x_amz_content_sha256"]
             assert payload == v["x_amz_content_sha256"]
-        creq = _sigv4.canonical_request(v["method"], query, headers, auth.signed_headers, payload)
+        creq = sigv4.canonical_request(v["method"], query, headers, auth.signed_headers, payload)
         assert creq == v["canonical_request"]
-        sts = _sigv4.string_to_sign(inp["x_amz_date"], auth.scope, creq)
+        sts = sigv4.string_to_sign(inp["x_amz_date"], auth.scope, creq)
         assert sts == v["string_to_sign"]
-        assert _sigv4.signature(inp["secret_access_key"], auth.date, auth.region, auth.service, sts) == v["signature"]
-        assert v["signature"] in _sigv4.expected_signatures(
+        assert sigv4.signature(inp["secret_access_key"], auth.date, auth.region, auth.service, sts) == v["signature"]
+        assert v["signature"] in sigv4.expected_signatures(
             secret=inp["secret_access_key"],
             auth=auth,
             method=v["method"],
@@ -616,7 +615,7 @@ def test_sigv4_against_synthetic_vectors() -> None:
             headers=headers,
             payload_hash=payload,
         )
-        assert "0" * 64 not in _sigv4.expected_signatures(
+        assert "0" * 64 not in sigv4.expected_signatures(
             secret=inp["secret_access_key"] + "x",
             auth=auth,
             method=v["method"],
@@ -659,7 +658,7 @@ class Uploader:
         if self.web_style and method == "POST" and service == "imagex":
             headers["host"] = tok["upload_domain"]
             signed += ["content-type", "host"]
-        headers["authorization"] = _sigv4.sign_request(
+        headers["authorization"] = sigv4.sign_request(
             access_key_id=ak or tok["access_key_id"],
             secret=secret or tok["secret_access_key"],
             method=method,
