@@ -48,7 +48,7 @@ class FakeJimeng(SubmitMixin, UploadsMixin):
     ``image_seconds`` / ``video_seconds``: how long a job takes (± ``jitter``, a fraction); ``clock``: the time
     source jobs progress on; ``seed``: ids and jitter are reproducible; ``max_recorded``: keep only the last N
     requests in ``requests`` (None: all, as tests want). ``switches`` and any keyword named like a field of
-    :class:`emulator.Switches` (``duplicate_submit="new_job"``, ...) set the INVENTED behaviours.
+    :class:`emulator.Switches` (``duplicate_submit="new_job"``, ...) set the behaviours the emulator had to guess.
 
     Fault switches, settable at any time: ``sign_check`` (verify the web ``Sign`` header), ``shark`` (Seedance
     submits without ``a_bogus`` get 1019), ``upload_faults``, ``common_config_enabled``, ``generate_delay``; per
