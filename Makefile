@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 RUN_STAMP := $(VENV)/.installed-run
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: run api test lint typecheck bench install clean
+.PHONY: run api demo test lint typecheck bench install clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -25,6 +25,9 @@ run: $(RUN_STAMP)           ## start the Discord bot (reads .env)
 
 api: $(RUN_STAMP)           ## start the OpenAI-compatible API (reads .env)
 	$(BIN)/python -m api
+
+demo: $(RUN_STAMP)          ## no Jimeng account needed: the API (+ the bot if .env has DISCORD_TOKEN) on the emulator
+	@$(BIN)/python -m emulator.demo $(DEMO_ARGS)
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
