@@ -32,6 +32,7 @@ demo: $(RUN_STAMP)          ## no Jimeng account needed: the API (+ the bot if .
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 
 typecheck: $(DEV_STAMP)
 	$(BIN)/mypy core

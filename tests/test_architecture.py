@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("core", "bot", "cogs", "api")
+PACKAGES = ("core", "bot", "cogs", "api", "emulator")
 MAX_LINES = 420  # "under ~400 lines": a module past this is doing two jobs
 DATA_TABLES: frozenset[str] = frozenset()  # modules that are mostly data may be longer; none is today
 
