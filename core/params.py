@@ -7,8 +7,7 @@ lacks, or a count out of range is refused with an ``InvalidRequestError`` that n
 from __future__ import annotations
 
 import random
-import re
-from collections.abc import Iterable
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,19 +15,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from core.catalogue import DEFAULT_IMAGE_MODEL, DEFAULT_VIDEO_MODEL
 from core.errors import InvalidRequestError
+from core.geometry import image_geometry, video_geometry
 from core.registry import ModelInfo, Registry
-from core.wire import (
-    IMAGE_RATIO_CODES,
-    RATIOS,
-    RESOLUTION_BY_LONG_EDGE,
-    RESOLUTIONS,
-    VIDEO_RATIOS,
-    VIDEO_RESOLUTION_SIZES,
-    Region,
-)
+from core.wire import IMAGE_RATIO_CODES, VIDEO_RATIOS, VIDEO_RESOLUTION_SIZES, Region
 
 MAX_PROMPT_CHARS = 4000
-_SIZE_RE = re.compile(r"^\s*(\d{2,5})\s*[x×*:,]\s*(\d{2,5})\s*$", re.IGNORECASE)
 
 
 class ImageParams(BaseModel):
@@ -49,6 +40,24 @@ class ImageParams(BaseModel):
     intelligent_ratio: bool = False
     seed: int | None = None
 
+    @classmethod
+    def from_spec(
+        cls, spec: ImageSpec | Mapping[str, Any], *, prompt: str | None = None, new_seed: bool = True
+    ) -> ImageParams:
+        """The request again, from a validated spec or its stored ``to_dict`` (Reroll, Vary): same model, geometry,
+        count and strength; another ``prompt`` if given, and a new seed unless ``new_seed=False``."""
+        data = spec.to_dict() if isinstance(spec, ImageSpec) else spec
+        return cls(
+            prompt=data.get("prompt", "") if prompt is None else prompt,
+            model=data.get("model"),
+            negative_prompt=data.get("negative_prompt", ""),
+            ratio="auto" if data.get("intelligent_ratio") else data.get("ratio"),
+            resolution=data.get("resolution"),
+            count=data.get("count"),
+            sample_strength=data.get("sample_strength", 0.5),
+            seed=None if new_seed else data.get("seed"),
+        )
+
 
 class VideoParams(BaseModel):
     """Video request: text-to-video, or first frame / first + last frame (references given separately)."""
@@ -60,8 +69,26 @@ class VideoParams(BaseModel):
     duration: int | None = None  # seconds
     ratio: str | None = None
     resolution: str | None = None
+    size: str | None = None  # "WxH": the nearest ratio and the resolution by its short edge, unless given above
     seed: int | None = None
     frames: int = Field(default=0, ge=0, le=2)  # how many frame images the caller supplies (0, 1 first, 2 first+last)
+
+    @classmethod
+    def from_spec(
+        cls, spec: VideoSpec | Mapping[str, Any], *, prompt: str | None = None, new_seed: bool = True
+    ) -> VideoParams:
+        """The request again, from a validated spec or its stored ``to_dict`` (Reroll): same model, duration, ratio,
+        resolution and number of frames; another ``prompt`` if given, and a new seed unless ``new_seed=False``."""
+        data = spec.to_dict() if isinstance(spec, VideoSpec) else spec
+        return cls(
+            prompt=data.get("prompt", "") if prompt is None else prompt,
+            model=data.get("model"),
+            duration=data.get("duration"),
+            ratio=data.get("ratio"),
+            resolution=data.get("resolution"),
+            seed=None if new_seed else data.get("seed"),
+            frames=data.get("frames") or 0,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,24 +158,6 @@ def _fields(obj: Any) -> dict[str, Any]:
 
 def _random_seed() -> int:
     return random.randint(1, 2**32 - 1)
-
-
-def _nearest_ratio(width: int, height: int, ratios: Iterable[str] = RATIOS) -> str:
-    target = width / height
-
-    def distance(r: str) -> float:
-        a, b = r.split(":")
-        return abs(int(a) / int(b) - target)
-
-    return min(ratios, key=distance)
-
-
-def _bucket_for(width: int, height: int) -> str:
-    edge = max(width, height)
-    for limit, bucket in RESOLUTION_BY_LONG_EDGE:
-        if edge <= limit:
-            return bucket
-    return "4k"
 
 
 def _pick_model(registry: Registry, name: str | None, default: str, kind: str, regions: frozenset[Region]) -> ModelInfo:
@@ -224,55 +233,16 @@ def validate_image(
                 details={"count": references, "max": model.max_references, "model": model.name},
             )
 
-    resolution = params.resolution.strip().lower() if params.resolution else None
-    if resolution is not None and resolution not in RESOLUTIONS:
-        raise InvalidRequestError(
-            f"unknown resolution '{params.resolution}'; use one of {', '.join(RESOLUTIONS)}",
-            param="resolution",
-            code="unknown_resolution",
-            details={"value": params.resolution, "allowed": ", ".join(RESOLUTIONS)},
-        )
-
-    intelligent = params.intelligent_ratio
-    ratio: str | None = None
+    geometry = image_geometry(
+        ratio=params.ratio,
+        resolution=params.resolution,
+        size=params.size,
+        width=params.width,
+        height=params.height,
+        intelligent=params.intelligent_ratio,
+    )
+    ratio, resolution, intelligent = geometry.ratio, geometry.resolution, geometry.intelligent
     notes: list[str] = []
-    if params.ratio:
-        r = params.ratio.strip().lower()
-        if r in ("auto", "smart", "intelligent"):
-            intelligent = True
-        elif r in IMAGE_RATIO_CODES:
-            ratio = r
-        else:
-            raise InvalidRequestError(
-                f"unknown ratio '{params.ratio}'; use one of {', '.join(RATIOS)} or 'auto'",
-                param="ratio",
-                code="unknown_ratio",
-                details={"value": params.ratio, "allowed": ", ".join(RATIOS)},
-            )
-    elif params.size:
-        m = _SIZE_RE.match(params.size)
-        if not m:
-            raise InvalidRequestError(
-                f"size must look like 2048x2048, got '{params.size}'",
-                param="size",
-                code="bad_size",
-                details={"value": params.size},
-            )
-        w, h = int(m.group(1)), int(m.group(2))
-        ratio = _nearest_ratio(w, h)
-        resolution = resolution or _bucket_for(w, h)
-    elif params.width is not None or params.height is not None:
-        if params.width is None or params.height is None:
-            raise InvalidRequestError(
-                "give both width and height, or neither",
-                param="width" if params.width is None else "height",
-                code="width_height_pair",
-            )
-        if params.width <= 0 or params.height <= 0:
-            raise InvalidRequestError("width and height must be positive", param="width", code="width_height_positive")
-        ratio = _nearest_ratio(params.width, params.height)
-        resolution = resolution or _bucket_for(params.width, params.height)
-
     if intelligent and not model.intelligent_ratio:
         raise InvalidRequestError(
             f"model '{model.name}' does not support the automatic ratio",
@@ -342,6 +312,9 @@ def validate_video(
     *,
     default_model: str = DEFAULT_VIDEO_MODEL,
 ) -> VideoSpec:
+    """Check a video request against the model. A ``size`` fills in the ratio and resolution not given, and a problem
+    with what it filled in is reported under ``size``."""
+    size_ratio, size_resolution = video_geometry(params.size) if params.size else (None, None)
     model = _pick_model(registry, params.model, default_model, "video", regions)
     prompt = _check_prompt(params.prompt, required=params.frames == 0)
     duration = params.duration if params.duration is not None else model.default_duration
@@ -353,11 +326,11 @@ def validate_video(
             code="duration_unsupported",
             details={"model": model.name, "duration": duration, "allowed": allowed},
         )
-    resolution = (params.resolution or model.default_resolution).strip().lower()
+    resolution = (params.resolution or size_resolution or model.default_resolution).strip().lower()
     if resolution not in model.resolutions:
         raise InvalidRequestError(
             f"'{model.name}' supports {', '.join(model.resolutions)}, not {resolution}",
-            param="resolution",
+            param="size" if size_resolution and not params.resolution else "resolution",
             code="resolution_unsupported",
             details={"model": model.name, "resolution": resolution, "allowed": ", ".join(model.resolutions)},
         )
@@ -368,7 +341,7 @@ def validate_video(
             code="frames_unsupported",
             details={"model": model.name},
         )
-    ratio = (params.ratio or "16:9").strip()
+    ratio = (params.ratio or size_ratio or "16:9").strip()
     if ratio not in VIDEO_RATIOS:
         raise InvalidRequestError(
             f"unknown video ratio '{ratio}'; use one of {', '.join(VIDEO_RATIOS)}",
@@ -377,7 +350,7 @@ def validate_video(
             details={"value": ratio, "allowed": ", ".join(VIDEO_RATIOS)},
         )
     notes: tuple[str, ...] = ()
-    if params.frames and params.ratio:
+    if params.frames and (params.ratio or size_ratio):
         notes = ("the ratio is ignored when a frame image is given; the video follows the image's aspect",)
     return VideoSpec(
         model=model,
