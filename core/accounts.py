@@ -8,10 +8,12 @@ from __future__ import annotations
 import logging
 import random
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date
 from enum import StrEnum
 from typing import Any
 
+from core.daily import CHINA_TZ as CHINA_TZ  # re-exported: Jimeng's day lives in core.daily
+from core.daily import china_today as china_today
 from core.errors import (
     InvalidRequestError,
 )
@@ -24,12 +26,6 @@ from core.wire import (
 )
 
 log = logging.getLogger(__name__)
-
-CHINA_TZ = timezone(timedelta(hours=8))  # free credits reset at the end of the day, Beijing time (§3.1)
-
-
-def china_today() -> date:
-    return datetime.now(CHINA_TZ).date()
 
 
 class AccountState(StrEnum):

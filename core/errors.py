@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from core.daily import seconds_to_reset
 from core.policy import COOLDOWN_BASE_S, RATE_LIMIT_COOLDOWN_BY_RET, RATE_LIMIT_COOLDOWN_S
 from core.wire import RET_CLASSES
 
@@ -76,19 +77,27 @@ class AuthError(APIError):
 
 
 class QuotaError(APIError):
-    """Out of credits, or not entitled to this model/resolution (ret 1006 and friends)."""
+    """Out of credits, or not entitled to this model/resolution (ret 1006 and friends). Free credits come back at
+    the daily reset: ``retry_after`` is the seconds until then."""
 
     kind = "quota"
 
+    @property
+    def retry_after(self) -> float:
+        return seconds_to_reset()
+
 
 class RateLimitError(APIError):
-    """Too many requests or jobs; try again after ``retry_after`` seconds."""
+    """Too many requests or jobs; try again after ``retry_after`` seconds (our cool-down when upstream gave none)."""
 
     kind = "rate_limit"
 
     def __init__(self, message: str, *, retry_after: float | None = None, **kw: Any) -> None:
         super().__init__(message, **kw)
-        self.retry_after = retry_after
+        self.retry_after: float = RATE_LIMIT_COOLDOWN_S if retry_after is None else retry_after
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**super().to_dict(), "retry_after": self.retry_after}
 
 
 class RiskControlError(RateLimitError):
@@ -163,13 +172,19 @@ class JobTimeoutError(JimengError):
 
 
 class UploadError(JimengError):
-    """A reference image could not be read or uploaded; ``index`` says which one (0-based)."""
+    """A reference image could not be used (not an image, too large, unreachable URL...): the caller's to fix.
+    ``index`` says which one (0-based)."""
 
     kind = "upload"
 
     def __init__(self, message: str, *, index: int | None = None, **kw: Any) -> None:
         super().__init__(message, **kw)
         self.index = index
+
+
+class UpstreamUploadError(UploadError):
+    """A reference image that was fine on our side could not be uploaded to Jimeng's image store (no upload token,
+    ImageX refused or failed): upstream's fault, not the caller's. Raised inside a running job."""
 
 
 class DecodeError(JimengError):
@@ -238,6 +253,8 @@ def error_from_dict(data: dict[str, Any]) -> JimengError:
         err.param = data.get("param")
         err.code = data.get("code")
         err.details = data.get("details") or {}
+    if isinstance(err, RateLimitError) and data.get("retry_after") is not None:
+        err.retry_after = float(data["retry_after"])
     return err
 
 

@@ -25,7 +25,7 @@ from yarl import URL
 
 from core import sigv4
 from core.drafts import UploadedImage
-from core.errors import JimengError, UploadError
+from core.errors import JimengError, UpstreamUploadError
 from core.media import PreparedImage, gather_bounded
 from core.policy import (
     HTTP_CONNECT_TIMEOUT_S,
@@ -182,7 +182,7 @@ class ImageUploader:
 
     async def upload_all(self, account: UploadAccount, prepared: Sequence[PreparedImage]) -> list[UploadedImage]:
         """Upload every image (bounded parallelism), results in input order. The first failing reference by position
-        is raised as ``UploadError``."""
+        is raised as ``UpstreamUploadError``."""
 
         def factory(img: PreparedImage) -> Callable[[], Awaitable[UploadedImage]]:
             return lambda: self.upload(account, img)
@@ -190,7 +190,8 @@ class ImageUploader:
         return await gather_bounded([factory(p) for p in prepared], self.concurrency)
 
     async def upload(self, account: UploadAccount, image: PreparedImage) -> UploadedImage:
-        """Upload one image; raises ``UploadError`` naming the reference (``index`` 0-based, message 1-based)."""
+        """Upload one image; raises ``UpstreamUploadError`` naming the reference (``index`` 0-based, message
+        1-based)."""
         stale: UploadToken | None = None  # a token upstream refused; never reused
         fresh_used = False
         attempt = 0
@@ -202,7 +203,7 @@ class ImageUploader:
             except _Fault as fault:
                 retry = fault.transient and attempt + 1 < self.attempts and not (fault.fresh_token and fresh_used)
                 if not retry:
-                    raise UploadError(
+                    raise UpstreamUploadError(
                         f"reference image {image.index + 1} could not be uploaded: {fault.reason}",
                         index=image.index,
                         ret=fault.ret,

@@ -1,0 +1,19 @@
+"""Jimeng's day: free credits and the daily claim reset at midnight, Beijing time (PROTOCOL.md §3.1)."""
+
+from __future__ import annotations
+
+import time
+from datetime import date, datetime, timedelta, timezone
+
+CHINA_TZ = timezone(timedelta(hours=8))
+
+
+def china_today() -> date:
+    return datetime.now(CHINA_TZ).date()
+
+
+def seconds_to_reset(now: float | None = None) -> float:
+    """Seconds from ``now`` (epoch seconds, default: the current time) to the next daily reset."""
+    current = datetime.fromtimestamp(now if now is not None else time.time(), CHINA_TZ)
+    midnight = datetime.combine(current.date() + timedelta(days=1), datetime.min.time(), CHINA_TZ)
+    return (midnight - current).total_seconds()
