@@ -11,9 +11,8 @@ from aiohttp import web
 from pydantic import SecretStr
 
 from api.auth import Authenticator
-from api.errors import error_middleware
 from api.keys import AUTH, QUOTA, REDACTOR, SERVICES, SETTINGS
-from api.middlewares import auth_middleware
+from api.middlewares import auth_middleware, error_middleware
 from api.quota import DailyQuota
 from api.routes import setup_routes
 from api.services import Services

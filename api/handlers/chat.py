@@ -19,7 +19,7 @@ from aiohttp import web
 
 from api.body import read_json
 from api.errors import bad_request, from_core
-from api.handlers.common import caller_of, engine_of, launch, parse, refs, result_of, settings_of
+from api.handlers.common import caller_of, engine_of, launch, parse, refs, settings_of
 from api.keys import STREAMING
 from api.schemas import ChatRequest
 from core import ImageParams, Job, JobEvent, JobResult, JobState, VideoParams
@@ -41,19 +41,22 @@ async def completions(request: web.Request) -> web.StreamResponse:
         if len(urls) > 2:
             raise bad_request("a video takes at most two images (first and last frame)", param="messages")
         frames = refs(urls)
+        first, last = (frames[0] if frames else None), (frames[1] if len(frames) > 1 else None)
         vparams = VideoParams(
-            prompt=prompt, model=info.name, duration=req.duration, ratio=req.ratio, resolution=req.resolution
+            prompt=prompt,
+            model=info.name,
+            duration=req.duration,
+            ratio=req.ratio,
+            resolution=req.resolution,
+            frames=len(frames),
         )
-        job = await launch(
-            request,
-            lambda: engine.video(
-                vparams,
-                first_frame=frames[0] if frames else None,
-                last_frame=frames[1] if len(frames) > 1 else None,
-                owner=caller.owner_tag,
-                accounts=caller.accounts,
-            ),
-        )
+
+        async def start() -> Job:
+            spec = engine.validate_video(vparams, accounts=caller.accounts)
+            return await engine.video(
+                spec, first_frame=first, last_frame=last, owner=caller.owner_tag, accounts=caller.accounts
+            )
+
     else:
         iparams = ImageParams(
             prompt=prompt,
@@ -63,18 +66,19 @@ async def completions(request: web.Request) -> web.StreamResponse:
             size=req.size,
             negative_prompt=req.negative_prompt or "",
         )
-        if urls:
-            images = refs(urls)
-            job = await launch(
-                request, lambda: engine.compose(iparams, images, owner=caller.owner_tag, accounts=caller.accounts)
-            )
-        else:
-            job = await launch(
-                request, lambda: engine.imagine(iparams, owner=caller.owner_tag, accounts=caller.accounts)
-            )
+        images = refs(urls)
+
+        async def start() -> Job:
+            if not images:
+                spec = engine.validate_image(iparams, accounts=caller.accounts)
+                return await engine.imagine(spec, owner=caller.owner_tag, accounts=caller.accounts)
+            spec = engine.validate_image(iparams, references=len(images), accounts=caller.accounts)
+            return await engine.compose(spec, images, owner=caller.owner_tag, accounts=caller.accounts)
+
+    job = await launch(request, start)
     if req.stream:
         return await _stream(request, job, req.model)
-    result = await result_of(job)
+    result = await job.wait()
     return web.json_response(
         {
             "id": f"chatcmpl-{job.id}",

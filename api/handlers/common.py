@@ -10,10 +10,10 @@ from pydantic import BaseModel, ValidationError
 
 from api.auth import Caller
 from api.body import UploadedFile
-from api.errors import UpstreamUploadError, from_validation
+from api.errors import from_validation
 from api.keys import CALLER, QUOTA, SERVICES, SETTINGS
 from api.settings import ApiSettings
-from core import Engine, Job, JobResult, UploadError
+from core import Engine, Job
 from core.media import RefImage
 
 M = TypeVar("M", bound=BaseModel)
@@ -39,22 +39,14 @@ def parse(model: type[M], data: Mapping[str, Any], *, renames: Mapping[str, str]
 
 
 async def launch(request: web.Request, start: Callable[[], Awaitable[Job]]) -> Job:
-    """Start a job for the caller, counting it against the key's daily quota."""
+    """Start a job for the caller, counting it against the key's daily quota. ``start`` validates the request once
+    (``engine.validate_image`` / ``validate_video``) and hands the spec to the engine."""
     caller = caller_of(request)
     quota = request.app[QUOTA]
     quota.check(caller)
     job = await start()
     quota.charge(caller)
     return job
-
-
-async def result_of(job: Job) -> JobResult:
-    """Wait for a job. An upload failure inside a running job is upstream's fault (502), not the caller's (400):
-    the references were already read and checked before the job started."""
-    try:
-        return await job.wait()
-    except UploadError as err:
-        raise UpstreamUploadError(err.message, ret=err.ret, submit_id=err.submit_id) from None
 
 
 def refs(values: Sequence[str], files: Sequence[UploadedFile] = ()) -> list[Any]:

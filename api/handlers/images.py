@@ -11,11 +11,11 @@ from typing import Any
 from aiohttp import web
 
 from api.body import read_input
-from api.errors import bad_request
-from api.handlers.common import as_list, caller_of, engine_of, launch, parse, refs, result_of
+from api.errors import bad_request, renamed_params
+from api.handlers.common import as_list, caller_of, engine_of, launch, parse, refs
 from api.keys import STREAMING
 from api.schemas import CompositionRequest, EditRequest, ImageRequest, ResponseFormat
-from core import Engine, JobResult
+from core import Engine, Job, JobResult
 
 log = logging.getLogger(__name__)
 
@@ -28,11 +28,13 @@ async def generations(request: web.Request) -> web.StreamResponse:
         raise bad_request("this endpoint takes no files; use /v1/images/compositions", param="image")
     req = parse(ImageRequest, form.fields)
     engine, caller = engine_of(request), caller_of(request)
-    job = await launch(
-        request, lambda: engine.imagine(req.to_params(), owner=caller.owner_tag, accounts=caller.accounts)
-    )
-    result = await result_of(job)
-    return await render(request, engine, result, req.format)
+
+    async def start() -> Job:
+        spec = engine.validate_image(req.to_params(), accounts=caller.accounts)
+        return await engine.imagine(spec, owner=caller.owner_tag, accounts=caller.accounts)
+
+    job = await launch(request, start)
+    return await render(request, engine, await job.wait(), req.format)
 
 
 async def compositions(request: web.Request) -> web.StreamResponse:
@@ -43,10 +45,7 @@ async def compositions(request: web.Request) -> web.StreamResponse:
     fields = dict(form.fields)
     fields["images"] = as_list(fields.get("images")) + as_list(fields.pop("image", None))
     req = parse(CompositionRequest, fields)
-    images = refs(req.image_values(), files)
-    if not images:
-        raise bad_request("give 1–10 reference images in 'images'", param="images", code="missing_required_parameter")
-    return await _compose(request, req, images)
+    return await _compose(request, req, refs(req.image_values(), files))
 
 
 async def edits(request: web.Request) -> web.StreamResponse:
@@ -65,19 +64,22 @@ async def edits(request: web.Request) -> web.StreamResponse:
     urls = as_list(fields.pop("image", None)) + as_list(fields.pop("images", None))
     req = parse(EditRequest, fields)
     images = refs([u for u in urls if isinstance(u, str)], files)
-    if not images:
-        raise bad_request(
-            "send the image to edit as 'image' (or 'image[]')", param="image", code="missing_required_parameter"
-        )
-    return await _compose(request, req, images)
+    return await _compose(request, req, images, renames={"images": "image"})
 
 
-async def _compose(request: web.Request, req: ImageRequest, images: list[Any]) -> web.StreamResponse:
+async def _compose(
+    request: web.Request, req: ImageRequest, images: list[Any], *, renames: dict[str, str] | None = None
+) -> web.StreamResponse:
+    """A composition of ``images``; core checks their number (none, or more than the model takes, is a 400)."""
     engine, caller = engine_of(request), caller_of(request)
-    job = await launch(
-        request, lambda: engine.compose(req.to_params(), images, owner=caller.owner_tag, accounts=caller.accounts)
-    )
-    result = await result_of(job)
+
+    async def start() -> Job:
+        spec = engine.validate_image(req.to_params(), references=len(images), accounts=caller.accounts)
+        return await engine.compose(spec, images, owner=caller.owner_tag, accounts=caller.accounts)
+
+    with renamed_params(renames or {}):
+        job = await launch(request, start)
+    result = await job.wait()
     extra = {
         "input_images": len(images),
         "composition_type": "multi_image_synthesis" if len(images) > 1 else "single_image_transform",

@@ -8,7 +8,6 @@ store plugs in without changes here.
 
 from __future__ import annotations
 
-import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,30 +16,14 @@ from aiohttp import web
 
 from api.body import read_input
 from api.errors import ApiError, bad_request, from_core, renamed_params
-from api.handlers.common import as_list, caller_of, engine_of, launch, parse, refs, result_of, settings_of
+from api.handlers.common import as_list, caller_of, engine_of, launch, parse, refs, settings_of
 from api.keys import STREAMING
 from api.schemas import InputReference, VideoCreateRequest, VideoGenerationRequest
 from core import Asset, Job, JobEvent, JobRecord, JobState, VideoParams
 from core.errors import JimengError
-from core.wire import VIDEO_RATIOS
+from core.geometry import nearest_video_ratio
 
 PREFIX = "video_"
-_SIZE = re.compile(r"^\s*(\d{2,5})\s*[x×*]\s*(\d{2,5})\s*$", re.IGNORECASE)
-
-
-def nearest_ratio(width: int, height: int) -> str:
-    target = width / height
-
-    def distance(r: str) -> float:
-        a, b = r.split(":")
-        return abs(int(a) / int(b) - target)
-
-    return min(VIDEO_RATIOS, key=distance)
-
-
-def resolution_for(width: int, height: int) -> str:
-    edge = min(width, height)
-    return "480p" if edge <= 480 else "720p" if edge <= 720 else "1080p"
 
 
 def _frames(job_frames: list[Any], param: str) -> tuple[Any, Any]:
@@ -62,22 +45,28 @@ async def generations(request: web.Request) -> web.Response:
     req = parse(VideoGenerationRequest, fields)
     first, last = _frames(refs(req.frames(), files), "file_paths")
     ratio = req.ratio
-    renames: dict[str, str] = {"first_frame": "file_paths", "last_frame": "file_paths", "image": "file_paths"}
     if not ratio and req.width and req.height and req.width > 0 and req.height > 0:
-        ratio = nearest_ratio(req.width, req.height)
-        renames["ratio"] = "width"
+        ratio = nearest_video_ratio(req.width, req.height)  # the seeds' width/height: the ratio only
     params = VideoParams(
-        prompt=req.prompt, model=req.model, duration=req.duration, ratio=ratio, resolution=req.resolution, seed=req.seed
+        prompt=req.prompt,
+        model=req.model,
+        duration=req.duration,
+        ratio=ratio,
+        resolution=req.resolution,
+        seed=req.seed,
+        frames=len([f for f in (first, last) if f is not None]),
     )
     engine, caller = engine_of(request), caller_of(request)
-    with renamed_params(renames):
-        job = await launch(
-            request,
-            lambda: engine.video(
-                params, first_frame=first, last_frame=last, owner=caller.owner_tag, accounts=caller.accounts
-            ),
+
+    async def start() -> Job:
+        spec = engine.validate_video(params, accounts=caller.accounts)
+        return await engine.video(
+            spec, first_frame=first, last_frame=last, owner=caller.owner_tag, accounts=caller.accounts
         )
-    result = await result_of(job)
+
+    with renamed_params({"first_frame": "file_paths", "last_frame": "file_paths", "image": "file_paths"}):
+        job = await launch(request, start)
+    result = await job.wait()
     url = result.videos[0].url if result.videos else None
     body: dict[str, Any] = {
         "created": int(time.time()),
@@ -253,27 +242,24 @@ async def create(request: web.Request) -> web.Response:
         frame = req.input_reference.image_url
     elif isinstance(req.input_reference, str) and req.input_reference.strip():
         frame = req.input_reference
-    renames = {"duration": "seconds", "first_frame": "input_reference", "image": "input_reference"}
-    ratio, resolution = req.ratio, req.resolution
-    if req.size:
-        m = _SIZE.match(req.size)
-        if not m or int(m.group(1)) == 0 or int(m.group(2)) == 0:
-            raise bad_request(f"size must look like 1280x720, got '{req.size[:40]}'", param="size")
-        w, h = int(m.group(1)), int(m.group(2))
-        if not ratio:
-            ratio = nearest_ratio(w, h)
-            renames["ratio"] = "size"
-        if not resolution:
-            resolution = resolution_for(w, h)
-            renames["resolution"] = "size"
-    params = VideoParams(
-        prompt=req.prompt, model=req.model, duration=req.seconds, ratio=ratio, resolution=resolution, seed=req.seed
+    params = VideoParams(  # core maps ``size`` to the ratio and resolution not given, and names it in errors
+        prompt=req.prompt,
+        model=req.model,
+        duration=req.seconds,
+        ratio=req.ratio,
+        resolution=req.resolution,
+        size=req.size,
+        seed=req.seed,
+        frames=0 if frame is None else 1,
     )
     engine, caller = engine_of(request), caller_of(request)
-    with renamed_params(renames):
-        job = await launch(
-            request, lambda: engine.video(params, first_frame=frame, owner=caller.owner_tag, accounts=caller.accounts)
-        )
+
+    async def start() -> Job:
+        spec = engine.validate_video(params, accounts=caller.accounts)
+        return await engine.video(spec, first_frame=frame, owner=caller.owner_tag, accounts=caller.accounts)
+
+    with renamed_params({"duration": "seconds", "first_frame": "input_reference", "image": "input_reference"}):
+        job = await launch(request, start)
     return _task_response(request, task_from_job(job))
 
 
