@@ -46,6 +46,13 @@ INVENTED behaviour. Where PROTOCOL.md says a reply is unknown, the emulator gues
   /passport/account/info/v2 (off: empty data for the first two, 404 for the others).
 * ``invented_texts`` (on): guessed errmsg and starling texts and the daily-claim ledger title (off: empty).
 * ``upload_errors`` (``detailed`` | ``bare``): guessed CodeN numbers and JSON bodies of upload errors, or none.
+* ``items_during_45`` (on): result items appear one by one during status 45 (off: only with the final 50).
+* ``status_45`` (on): a job passes through 45 before 50 (off: 42 straight to 50).
+* ``queue`` (``short`` | ``positions``): status 20 for the first 15 % of a job, or a line before it (another 10–40 % of its time) with
+  ``queue_idx`` counting down and an inexact ``forecast_queue_cost``.
+
+Not switches but per-job outcomes (``FakeAccount.next_outcomes``): ``("instant",)`` — a job done before the first
+poll can arrive; and ``jitter`` (a ``FakeJimeng`` argument): durations vary by ± that fraction.
 """
 
 from __future__ import annotations

@@ -2,14 +2,17 @@
 
 A job takes ``duration`` seconds on the emulator's clock (``image_seconds`` / ``video_seconds``, with ``jitter``):
 status 20 (queued) for the first ``QUEUED_FRACTION``, then 42, then 45 while its items appear one by one (item k
-at 0.4 + 0.6·k/(n+1) of the duration), then 50 with every item. ``FakeAccount.next_outcomes`` makes a job fail
-(``("fail", status, fail_code)``), never leave the queue (``("never",)``) or stop at 45 with an item missing
-(``("stall_45",)``).
+at 0.4 + 0.6·k/(n+1) of the duration), then 50 with every item. That timeline is our guess; the switches
+``queue``, ``status_45`` and ``items_during_45`` change it (a line with places before generation; 42 straight to
+50; items only with the final status). ``FakeAccount.next_outcomes`` makes a job fail (``("fail", status,
+fail_code)``), never leave the queue (``("never",)``), stop at 45 with an item missing (``("stall_45",)``) or be
+done at once (``("instant",)``). ``ready_at`` / ``done_at`` say when a client could have had the result.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 from typing import Any
 
 from aiohttp import web
@@ -28,34 +31,59 @@ class JobsMixin(CdnMixin):
 
     def _state(self, job: FakeJob, now: float) -> tuple[int, int, str, float | None]:
         """(status, items available, fail_code, seconds-after-start at which it became terminal)."""
+        queue = job.queue_s
         el = max(0.0, now - job.started)
         d = job.duration
         kind = job.outcome[0] if job.outcome else "ok"
+        sw = self.switches
 
         def normal(frac: float) -> tuple[int, int]:
-            if frac < QUEUED_FRACTION:
-                return 20, 0
+            if frac < 0:
+                return 20, 0  # INVENTED (switch: queue): waiting in the line (queue=positions)
+            if frac < QUEUED_FRACTION and sw.queue == "short":
+                return 20, 0  # INVENTED (switch: queue): the first 15 % queued
             if frac < 0.4:
                 return 42, 0
             if frac < 1.0:
+                if not sw.status_45:  # INVENTED (switch: status_45): 45 before 50, or straight from 42 to 50
+                    return 42, 0
+                if not sw.items_during_45:  # INVENTED (switch: items_during_45): items during 45, or only at 50
+                    return 45, 0
                 return 45, min(job.count, int((frac - 0.4) / 0.6 * (job.count + 1)))
             return 50, job.count
 
+        frac = (el - queue) / d
         if kind == "never":
             return 20, 0, "", None
         if kind == "stall_45":
-            st, n = normal(min(el / d, 0.999))
+            st, n = normal(min(frac, 0.999))
             return st, min(n, max(1, job.count - 1)), "", None
         if kind == "fail":
             status = int(job.outcome[1]) if len(job.outcome) > 1 else 30
             code = str(job.outcome[2]) if len(job.outcome) > 2 else ""
-            at = {10: 0.15, 40: 1.0}.get(status, 0.6) * d
+            at = queue + {10: 0.15, 40: 1.0}.get(status, 0.6) * d
             if el >= at:
                 return status, 0, code, at
-            st, _ = normal(el / d)
+            st, _ = normal(frac)
             return st, 0, "", None
-        st, n = normal(el / d)
-        return st, n, "", (d if st == 50 else None)
+        st, n = normal(frac)
+        return st, n, "", (queue + d if st == 50 else None)
+
+    def done_at(self, submit_id: str) -> float:
+        """When the job reaches status 50, on the emulator's clock."""
+        job = self.jobs[submit_id]
+        return job.started + job.queue_s + job.duration
+
+    def ready_at(self, submit_id: str) -> float:
+        """When a client could first have every result: the final 50, or status 45 with every item present (item k
+        appears at 0.4 + 0.6·k/(n+1) of the generation time) when items fill during 45."""
+        job = self.jobs[submit_id]
+        frac = 1.0
+        if self.switches.status_45 and self.switches.items_during_45:
+            frac = min(1.0, 0.4 + 0.6 * job.count / (job.count + 1))
+            while frac < 1.0 and int((frac - 0.4) / 0.6 * (job.count + 1)) < job.count:  # float rounding
+                frac += 1e-9
+        return job.started + job.queue_s + job.duration * frac
 
     def _jobs_of(self, sessionid: str) -> list[FakeJob]:
         """Every job of an account, oldest first (with duplicate_submit=new_job, ``jobs`` keeps only the newest
@@ -109,10 +137,17 @@ class JobsMixin(CdnMixin):
 
     def _record(self, job: FakeJob, now: float, *, for_generate: bool = False) -> dict:
         status, n_items, fail_code, term_at = self._state(job, now)
-        # §7.3: forecast_queue_cost is the estimated queue WAIT in seconds (not the time until the job is done).
-        queue_wait = max(0.0, QUEUED_FRACTION * job.duration - (now - job.started))
+        # §8.2: forecast_queue_cost is the estimated queue WAIT in seconds (not the time until the job is done).
         queued = status == 20
-        queue_len = sum(1 for j in self._jobs_of(job.sessionid) if self._state(j, now)[0] == 20)
+        if job.queue_s:  # INVENTED (switch: queue): a line with places, and a forecast that is only a forecast
+            left = max(0.0, job.queue_s - (now - job.started))
+            queue_wait = left * job.queue_bias
+            queue_idx = max(1, math.ceil(job.queue_ahead * left / job.queue_s)) if queued else 0
+            queue_len = job.queue_ahead + 3
+        else:
+            queue_wait = max(0.0, QUEUED_FRACTION * job.duration - (now - job.started))
+            queue_idx = 1 if queued else 0
+            queue_len = sum(1 for j in self._jobs_of(job.sessionid) if self._state(j, now)[0] == 20)
         fkey, fmsg = self._fail_texts(fail_code) if status in (10, 30, 40) else ("", "")
         finish = int(job.created_wall + term_at) if term_at is not None else 0
         model_name = (IMAGE_MODELS.get(job.model_key) or VIDEO_MODELS.get(job.model_key)).name  # type: ignore[union-attr]
@@ -143,7 +178,7 @@ class JobsMixin(CdnMixin):
             "forecast_generate_cost": job.forecast_cost,
             "forecast_queue_cost": round(queue_wait) if queued else 0,
             "queue_info": {
-                "queue_idx": 1 if queued else 0,
+                "queue_idx": queue_idx,
                 "priority": 3,
                 "queue_status": q_queued if queued else q_running,
                 "queue_length": max(1, queue_len) if queued else 0,

@@ -16,7 +16,7 @@ from .tables import AID_CN, AID_INTL, SPACE_CN, SPACE_INTL
 class FakeAccount:
     """One emulated Jimeng account. Tests steer it through ``fail_generate`` (ret codes the next submits answer),
     ``next_outcomes`` (how the next jobs end: ``("ok",)``, ``("fail", status, fail_code)``, ``("never",)``,
-    ``("stall_45",)``), ``receive_fault`` (a ret code for the daily claim), ``max_concurrent`` and ``valid``."""
+    ``("stall_45",)``, ``("instant",)`` — done before the first poll can arrive), ``receive_fault`` (a ret code for the daily claim), ``max_concurrent`` and ``valid``."""
 
     sessionid: str
     region: str = "cn"
@@ -93,6 +93,9 @@ class FakeJob:
     origin_history_id: str | None = None
     forecast_cost: int = 0
     generate_logid: str = ""
+    queue_s: float = 0.0  # switch queue=positions: seconds in line before its ``duration`` starts
+    queue_ahead: int = 0  # ... its place in that line when submitted
+    queue_bias: float = 1.0  # ... how far forecast_queue_cost is off
 
 
 @dataclass

@@ -134,6 +134,11 @@ class SubmitMixin(JobsMixin, DraftsMixin, AccountsMixin):
         base = self.video_seconds if spec["kind"] == "video" else self.image_seconds
         duration = max(0.01, base * (1 + self._rng.uniform(-self.jitter, self.jitter)))
         outcome = tuple(acct.next_outcomes.pop(0)) if acct.next_outcomes else ("ok",)
+        if outcome[0] == "instant":
+            duration, outcome = 0.01, ("ok",)
+        queue = (0.0, 0, 1.0)
+        if self.switches.queue == "positions":  # INVENTED (switch: queue): a line with places, before generation
+            queue = (duration * self._rng.uniform(0.1, 0.4), self._rng.randint(2, 6), self._rng.uniform(0.7, 1.3))
         history_id = self._digits(13)
         while history_id in self._jobs_by_history:
             history_id = self._digits(13)
@@ -162,6 +167,9 @@ class SubmitMixin(JobsMixin, DraftsMixin, AccountsMixin):
             origin_history_id=origin.history_id if origin else None,
             forecast_cost=spec["price"] * 4,  # forecasts overestimate (§9.3)
             generate_logid=self._logid(),
+            queue_s=queue[0],
+            queue_ahead=queue[1],
+            queue_bias=queue[2],
         )
         for i in range(job.count):
             job.item_ids.append(self._digits(19))

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 DUPLICATE_SUBMIT = ("dedupe", "new_job", "reject")
+QUEUE_MODES = ("short", "positions")
 UPLOAD_ERRORS = ("detailed", "bare")
 
 
@@ -74,6 +75,24 @@ class Switches:
         "mismatch, 100004 invalid parameter) and JSON node errors (4001-4004); 'bare' sends the same HTTP status "
         "with no CodeN and a plain-text node error",
         UPLOAD_ERRORS,
+    )
+
+    items_during_45: bool = _switch(
+        True,
+        "a job's items appear one by one while its status is 45 (every item present from ~88 %% of the job); off: "
+        "the item list stays empty until the final status 50 (§8.2 says only that it MAY fill during 45)",
+    )
+    status_45: bool = _switch(
+        True,
+        "a job passes through status 45 (from 40 %% of its time) before 50; off: 42 until the final 50 (§8.3)",
+    )
+    queue: str = _switch(
+        "short",
+        "upstream's line before generation: 'short' keeps a job at status 20 for the first 15 %% of its time "
+        "(queue_idx 1, an exact forecast_queue_cost); 'positions' first puts it in a line for another 10-40 %% of "
+        "its time, queue_idx counting down from up to 6, forecast_queue_cost off by up to ±30 %% (§8.2: meanings "
+        "unknown)",
+        QUEUE_MODES,
     )
 
     def __post_init__(self) -> None:
