@@ -29,10 +29,10 @@ from core.errors import (
 )
 from core.jobs import Job, JobEvent, JobRecord, JobResult, JobState, JobStore, MemoryJobStore
 from core.params import ImageParams, VideoParams
-from core.poller import Timing
 from core.registry import ModelInfo
 from core.results import Asset
 from core.retention import Download
+from core.timings import Timing
 from core.tokens import Token, mask, parse_tokens
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())

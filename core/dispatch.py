@@ -32,9 +32,10 @@ from core.jobs import Job, JobResult, JobState
 from core.ledger import Ledger
 from core.params import ImageSpec, VideoSpec
 from core.policy import RATE_LIMIT_RETRIES
-from core.poller import AccountPoller, Durations, Resubmit, Timing
+from core.poller import AccountPoller, Resubmit
 from core.pool import AccountPool
-from core.results import Asset, download_renditions
+from core.results import Asset, RecordView, download_renditions, parse_record
+from core.timings import Timing, Timings
 from core.transport import Upstream
 from core.upload import ImageUploader
 from core.wire import PATH_GENERATE, PATH_LOCAL_ITEM_LIST, REGIONS, RET_FAILOVER, Region
@@ -64,6 +65,16 @@ def total_items(spec: Spec) -> int:
     return spec.count if isinstance(spec, ImageSpec) else 1
 
 
+def timing_keys(spec: Spec) -> tuple[str, str]:
+    """Where a job's generation time is learned: the model at this resolution and count (duration for a video;
+    compositions apart), then the model alone as a coarse hint (core.timings)."""
+    if isinstance(spec, VideoSpec):
+        exact = f"{spec.model.key}|{spec.resolution}|{spec.duration}s|{spec.frames}f"
+    else:
+        exact = f"{spec.model.key}|{spec.resolution}|{spec.count}|{'blend' if spec.references else 't2i'}"
+    return exact, spec.model.key
+
+
 class _Refused(Exception):
     """Upstream refused a submit before accepting it (nothing was created or charged)."""
 
@@ -90,7 +101,7 @@ class Dispatcher:
         ledger: Ledger,
         *,
         timing: Timing,
-        durations: Durations,
+        timings: Timings,
         max_resubmits: int,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -98,7 +109,7 @@ class Dispatcher:
         self.pool = pool
         self.ledger = ledger
         self.timing = timing
-        self.durations = durations
+        self.timings = timings
         self.max_resubmits = max_resubmits
         self._clock = clock
         self._uploader = ImageUploader(upstream)
@@ -214,12 +225,15 @@ class Dispatcher:
     def _poller(self, acc: Account) -> AccountPoller:
         poller = self._pollers.get(acc.key)
         if poller is None:
-            poller = AccountPoller(self.upstream, acc, self.timing, self.durations, clock=self._clock)
+            poller = AccountPoller(self.upstream, acc, self.timing, self.timings, clock=self._clock)
             self._pollers[acc.key] = poller
         return poller
 
-    async def _submit(self, job: Job, acc: Account, kind: str, body: dict[str, Any]) -> tuple[bool, float | None]:
-        """Send the generate request. Returns (unconfirmed, queue ETA): unconfirmed when the reply was lost."""
+    async def _submit(
+        self, job: Job, acc: Account, kind: Literal["image", "video"], body: dict[str, Any]
+    ) -> tuple[bool, RecordView | None]:
+        """Send the generate request. Returns (unconfirmed, the record it answered with): unconfirmed when the reply
+        was lost. The record carries upstream's queue place and forecast (PROTOCOL.md §8.2)."""
         job.publish(JobState.SUBMITTING)
         # Exactly once: the row with this submit_id and the exact body is on disk BEFORE the request leaves.
         await self.ledger.save(job, account_key=acc.key, body=body)
@@ -240,8 +254,7 @@ class Dispatcher:
             return False, None
         hid = aigc.get("history_record_id")
         job.history_id = str(hid) if hid else None
-        cost = aigc.get("forecast_queue_cost")
-        return False, float(cost) if isinstance(cost, int | float) and cost > 0 else None
+        return False, parse_record(aigc, kind)
 
     async def _submit_and_poll(
         self, job: Job, acc: Account, spec: Spec, body: dict[str, Any], *, resume: ResumeMode | None = None
@@ -249,23 +262,24 @@ class Dispatcher:
         kind: Literal["image", "video"] = "video" if isinstance(spec, VideoSpec) else "image"
         total = total_items(spec)
         resubmits = 0
+        resumed = resume is not None  # submitted by a previous process: when it started is unknown
         while True:
             if resume is not None:
                 # After a restart: the job row says where it was. Never submit blindly; poll by submit_id first.
-                unconfirmed, queue_eta, resume = resume == "unconfirmed", None, None
+                unconfirmed, answer, resume = resume == "unconfirmed", None, None
                 log.info("job %s: resuming on %s (%s)", job.id, acc.masked, "unconfirmed" if unconfirmed else "running")
             else:
-                unconfirmed, queue_eta = await self._submit(job, acc, kind, body)
-            job.publish(JobState.PENDING, total=total)
-            await self.ledger.save(job, account_key=acc.key)
-            future = self._poller(acc).track(
+                unconfirmed, answer = await self._submit(job, acc, kind, body)
+            future = self._poller(acc).track(  # publishes PENDING, with upstream's queue place and the ETA
                 job,
                 kind=kind,
-                model_key=spec.model.key,
+                keys=timing_keys(spec),
                 expected_total=total,
-                queue_eta_s=queue_eta,
+                answer=answer,
                 unconfirmed=unconfirmed,
+                teach=not resumed,
             )
+            await self.ledger.save(job, account_key=acc.key)
             try:
                 assets, view, partial = await future
             except Resubmit:

@@ -33,13 +33,13 @@ from core.maintenance import Step, load_catalogue, maintain_forever
 from core.media import PreparedImage, RefImage, prepare_all
 from core.params import ImageParams, ImageSpec, VideoParams, VideoSpec, validate_image, validate_video
 from core.policy import DEFAULT_ACCOUNT_CONCURRENCY
-from core.poller import Durations, Timing
 from core.pool import AccountPool
 from core.recovery import Deliveries, Recovery
 from core.registry import Kind, ModelInfo, Registry
 from core.results import Asset
 from core.retention import Download, ResultKeeper, open_asset
 from core.store import SqliteJobStore
+from core.timings import Timing, Timings
 from core.tokens import Token, parse_tokens
 from core.transport import Upstream
 from core.wire import PATH_USER_INFO, Region
@@ -96,13 +96,13 @@ class Engine:
                 max_bytes=config.max_storage_mb * 1024 * 1024,
             )
         self.ledger = Ledger(self.store)
-        self.durations = Durations()
+        self.timings = Timings(on_change=self.ledger.save_timing)
         self.dispatcher = Dispatcher(
             self.upstream,
             self.pool,
             self.ledger,
             timing=config.timing,
-            durations=self.durations,
+            timings=self.timings,
             max_resubmits=config.max_resubmits,
         )
         self._jobs: dict[str, Job] = {}
@@ -133,6 +133,7 @@ class Engine:
         for acc in self.pool.accounts():
             if acc.key in saved:
                 acc.restore(saved[acc.key])
+        self.timings.load(await self.store.load_timings())  # learned timings: a restarted process starts warm
         if self.config.load_catalogue:
             await self.load_catalogue()
         await self.recovery.recover()

@@ -259,6 +259,10 @@ class JobStore(Protocol):
 
     async def load_accounts(self) -> dict[str, dict[str, Any]]: ...
 
+    async def save_timing(self, key: str, data: dict[str, Any]) -> None: ...
+
+    async def load_timings(self) -> dict[str, dict[str, Any]]: ...
+
     async def add_file(self, path: str, job_id: str, size: int) -> None: ...
 
     async def files_to_evict(self, *, older_than: float, max_bytes: int) -> list[str]: ...
@@ -272,6 +276,7 @@ class MemoryJobStore:
     def __init__(self, keep: int = 5000) -> None:
         self._records: dict[str, JobRecord] = {}
         self._accounts: dict[str, dict[str, Any]] = {}
+        self._timings: dict[str, dict[str, Any]] = {}
         self._files: dict[str, tuple[str, int, float]] = {}
         self._keep = keep
 
@@ -329,6 +334,12 @@ class MemoryJobStore:
 
     async def load_accounts(self) -> dict[str, dict[str, Any]]:
         return dict(self._accounts)
+
+    async def save_timing(self, key: str, data: dict[str, Any]) -> None:
+        self._timings[key] = dict(data)
+
+    async def load_timings(self) -> dict[str, dict[str, Any]]:
+        return dict(self._timings)
 
     async def add_file(self, path: str, job_id: str, size: int) -> None:
         self._files[path] = (job_id, size, time.time())

@@ -58,6 +58,9 @@ class Ledger:
         if acc.pooled:
             self._track(self.store.save_account(acc.key, acc.snapshot()))
 
+    def save_timing(self, key: str, data: dict[str, Any]) -> None:
+        self._track(self.store.save_timing(key, data))
+
     async def flush(self) -> None:
         if self._writes:
             await asyncio.gather(*self._writes, return_exceptions=True)

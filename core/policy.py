@@ -25,19 +25,32 @@ MAX_COOLDOWN_WAIT_S: Final = 30.0  # a job waits for an account cooling down at 
 
 IMAGE_DEADLINE_S: Final = 600.0
 VIDEO_DEADLINE_S: Final = 3600.0
-# Polls come tightly (this interval) only inside a short window around a LEARNED expected finish; before it there
-# is one poll near the start of the window, after it polls back off geometrically (BACKOFF_FRACTION of the elapsed
-# time), so a job costs a handful of requests whatever its length and is delivered within ~one interval of ready.
-IMAGE_POLL_INTERVAL_S: Final = 0.6
-VIDEO_POLL_INTERVAL_S: Final = 1.5
-# Expected durations before this process has observed any (§7.6: 4 images 2048² ≈ 19 s; Seedance 5 s ≈ 90–170 s).
+# Polling (issue #11; PROTOCOL.md §8.1, §8.4 — ours, not upstream's). With nothing learned for a model, the first
+# poll comes FIRST_POLL_S after generation should start (upstream's queue forecast, §8.2), then the gap grows with
+# the time elapsed (COLD_LAG_FRACTION of it, at least COLD_MIN_GAP_S), so a job of any length is delivered within a
+# small fraction of its duration. With learned timings (core.timings), polls come every Δ inside a window sized from
+# the spread observed so far: Δ = window / WINDOW_POLLS, between the INTERVAL and the MAX_GAP below.
+FIRST_POLL_S: Final = 1.0
+IMAGE_POLL_INTERVAL_S: Final = 0.5  # the shortest gap between two polls of one job
+VIDEO_POLL_INTERVAL_S: Final = 1.0
+IMAGE_MAX_GAP_S: Final = 1.0  # the longest gap inside a learned window: the worst lag of a job that lands in it
+VIDEO_MAX_GAP_S: Final = 2.5
+WINDOW_POLLS: Final = 2.5  # polls spread over a learned window (fewer: cheaper, more lag; more: the opposite)
+IMAGE_COLD_LAG_FRACTION: Final = 0.085  # a 20 s image job found ≤ 1.8 s after it is ready on the very first run
+VIDEO_COLD_LAG_FRACTION: Final = 0.15
+IMAGE_COLD_MIN_GAP_S: Final = 1.0
+VIDEO_COLD_MIN_GAP_S: Final = 1.5
+MAX_POLL_GAP_S: Final = 30.0
+QUEUE_REFRESH_S: Final = 15.0  # in a long upstream line, look this often (its place moves on in the status)
+# Expected durations (§8.4: 4 images 2048² ≈ 19 s; Seedance 5 s ≈ 90–170 s). They no longer place any poll: only
+# the ETA shown before anything is learned is None, and a job stuck at 45 is judged against learned timings or these.
 IMAGE_EXPECTED_S: Final = 18.0
 VIDEO_EXPECTED_S: Final = 90.0
-FIRST_POLL_FRACTION: Final = 0.85  # first poll at this fraction of the expected finish while nothing is learned
-MIN_FIRST_POLL_S: Final = 1.0
-WINDOW_FRACTION: Final = 0.015  # learned finish ± (this share of it + one interval): the tight-polling window
-BACKOFF_FRACTION: Final = 0.2  # outside the window: next poll after this share of the time elapsed so far
 STALL_45_GRACE_S: Final = 120.0  # a job stuck at 45 this long after the expected finish is delivered as partial
+# Learned timings (core.timings): observations kept per model key, and how many of the newest set the estimate.
+TIMING_KEEP: Final = 8
+TIMING_RECENT: Final = 3
+TIMING_PAD_S: Final = 0.15  # the narrowest half-window, whatever the spread seen
 
 HTTP_TIMEOUT_S: Final = 45.0
 HTTP_CONNECT_TIMEOUT_S: Final = 10.0

@@ -1,13 +1,11 @@
-"""Batched, adaptive polling (§7): one poller per account, ONE ``get_history_by_ids`` per tick for all its jobs.
+"""Batched polling (PROTOCOL.md §8.1): one poller per account, ONE ``get_history_by_ids`` per tick for all its jobs.
 
-Each job has its own next-poll time. Once this process has seen a model finish, the first poll comes at the start of
-a short window around the expected finish (upstream's queue estimate plus the generation time learned for the
-model) and polls inside the window come every ``interval``; outside it they back off geometrically. Before anything
-is learned the first poll comes at ``first_poll_fraction`` of the configured guess, then backs off the same way.
-What is learned is when the result became READY (bracketed between the last "not yet" and the first "done" poll,
-or upstream's own ``finish_time − created_time``), never when we happened to poll, so a late poll does not teach
-the next job to be late too. A tick fires at the earliest next-poll time and asks for every in-flight job of the
-account at once, so extra jobs cost no extra requests.
+Each job has its own next-poll time, from ``core.timings.next_poll``: early and then growing gaps while nothing is
+learned for its model, a window sized from the observed spread once something is. A tick fires at the earliest
+next-poll time and asks for every in-flight job of the account at once; a job that was not due but is seen not ready
+counts as polled (its next poll moves on), so jobs in flight together cost one request per tick, not one each.
+What is learned is an interval (last "not ready" … first "ready", measured from the generation start); a job found
+ready at its first poll teaches nothing. Status 45 with every item present is harvested at once (§8.3).
 """
 
 from __future__ import annotations
@@ -15,8 +13,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Literal
 
 from core.errors import (
@@ -30,95 +28,44 @@ from core.errors import (
     classify_ret,
 )
 from core.jobs import Job, JobState
-from core.policy import (
-    BACKOFF_FRACTION,
-    FIRST_POLL_FRACTION,
-    IMAGE_DEADLINE_S,
-    IMAGE_EXPECTED_S,
-    IMAGE_POLL_INTERVAL_S,
-    MIN_FIRST_POLL_S,
-    STALL_45_GRACE_S,
-    VIDEO_DEADLINE_S,
-    VIDEO_EXPECTED_S,
-    VIDEO_POLL_INTERVAL_S,
-    WINDOW_FRACTION,
-)
 from core.results import Asset, RecordView, parse_record
+from core.timings import Estimate, Timing, Timings, next_poll
 from core.transport import Identity, Upstream
 from core.wire import PATH_HISTORY_BY_IDS, RET_OK, STATUS_FAILED, STATUS_QUEUED, STATUS_SUCCESS, TaskStatus
 
+__all__ = ["AccountPoller", "Resubmit", "Timing", "Tracked", "failure_error"]
+
 log = logging.getLogger(__name__)
-
-
-@dataclass(slots=True)
-class Timing:
-    """Polling knobs. Defaults come from ``core.wire``; tests and benchmarks pass their own."""
-
-    image_interval: float = IMAGE_POLL_INTERVAL_S
-    video_interval: float = VIDEO_POLL_INTERVAL_S
-    image_expected: float = IMAGE_EXPECTED_S
-    video_expected: float = VIDEO_EXPECTED_S
-    first_poll_fraction: float = FIRST_POLL_FRACTION
-    min_first_poll: float = MIN_FIRST_POLL_S
-    window_fraction: float = WINDOW_FRACTION
-    backoff_fraction: float = BACKOFF_FRACTION
-    image_deadline: float = IMAGE_DEADLINE_S
-    video_deadline: float = VIDEO_DEADLINE_S
-    stall_grace: float = STALL_45_GRACE_S
-    unseen_grace: float = 30.0  # a submit whose reply was lost and that never shows up → resubmit (same submit_id)
-    max_backoff: float = 30.0
-
-    def interval(self, kind: str) -> float:
-        return self.video_interval if kind == "video" else self.image_interval
-
-    def expected(self, kind: str) -> float:
-        return self.video_expected if kind == "video" else self.image_expected
-
-    def deadline(self, kind: str) -> float:
-        return self.video_deadline if kind == "video" else self.image_deadline
-
-
-class Durations:
-    """Generation times per model (EWMA of when results became ready, queue wait excluded), to place first polls."""
-
-    def __init__(self, alpha: float = 0.3) -> None:
-        self._alpha = alpha
-        self._by_model: dict[str, float] = {}
-
-    def get(self, model_key: str) -> float | None:
-        return self._by_model.get(model_key)
-
-    def observe(self, model_key: str, seconds: float) -> None:
-        prev = self._by_model.get(model_key)
-        self._by_model[model_key] = seconds if prev is None else prev + self._alpha * (seconds - prev)
 
 
 @dataclass(slots=True)
 class Tracked:
     job: Job
     kind: Literal["image", "video"]
-    model_key: str
+    keys: tuple[str, ...]  # where its timing is learned: the exact key first, then the model's
     expected_total: int  # images expected (video: 1)
     submitted_at: float
     deadline_at: float
-    expected_s: float
+    start_at: float  # when generation should start: the submit plus upstream's queue forecast (§8.2)
     next_poll_at: float
-    learned: bool = False  # expected_s comes from finished jobs, not from the configured guess
-    queue_eta: float = 0.0  # upstream's queue estimate at submit (not part of the learned generation time)
-    pending_at: float = 0.0  # last time a poll showed the job not ready yet (a lower bound of its ready time)
-    server_s: float | None = None  # upstream's finish_time − created_time, when the record carries them
+    estimate: Estimate | None
+    teach: bool = True  # False for jobs resumed after a restart or with a lost submit reply (no known start)
     unconfirmed: bool = False  # the submit reply was lost: not yet known whether upstream has the job
+    not_ready_at: float | None = None  # the last poll that saw it not ready (the lower bound of its ready time)
+    server_s: float | None = None  # upstream's finish_time − created_time, when the record carries them
     seen: bool = False
     progress_at: float = 0.0  # when the number of finished items last changed
     progress: int = 0
     polls: int = 0
     errors: int = 0
     last: RecordView | None = None
-    future: asyncio.Future[tuple[list[Asset], RecordView | None, bool]] | None = None
+    future: asyncio.Future[tuple[list[Asset], RecordView | None, bool]] | None = field(default=None)
 
-    @property
-    def expected_at(self) -> float:
-        return self.submitted_at + self.expected_s
+    def eta(self, now: float) -> float | None:
+        """Seconds until the expected finish (learned timings), or until the queue ends (upstream's forecast)."""
+        if self.estimate is not None and not self.estimate.coarse:
+            return round(max(0.0, self.start_at + self.estimate.center - now), 1)
+        return round(self.start_at - now, 1) if self.start_at > now else None
 
 
 class Resubmit(Exception):
@@ -134,14 +81,14 @@ class AccountPoller:
         upstream: Upstream,
         account: Identity,
         timing: Timing,
-        durations: Durations,
+        timings: Timings,
         *,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.upstream = upstream
         self.account = account
         self.timing = timing
-        self.durations = durations
+        self.timings = timings
         self._clock = clock
         self._tracked: dict[str, Tracked] = {}
         self._wake = asyncio.Event()
@@ -156,38 +103,38 @@ class AccountPoller:
         job: Job,
         *,
         kind: Literal["image", "video"],
-        model_key: str,
+        keys: Sequence[str],
         expected_total: int,
-        queue_eta_s: float | None = None,
+        answer: RecordView | None = None,
         unconfirmed: bool = False,
+        teach: bool = True,
     ) -> asyncio.Future[tuple[list[Asset], RecordView | None, bool]]:
-        """Start polling a submitted job. The future resolves to (assets, last record, partial) or raises."""
+        """Start polling a submitted job (``answer``: the record the submit answered with) and publish it as
+        PENDING. The future resolves to (assets, last record, partial) or raises."""
         now = self._clock()
-        observed = self.durations.get(model_key)
-        queue = queue_eta_s or 0.0
-        expected = (observed if observed is not None else self.timing.expected(kind)) + queue
-        if observed is not None:
-            first = now + max(self.timing.min_first_poll, self._window(kind, expected)[0])
-        else:
-            first = now + max(self.timing.min_first_poll, expected * self.timing.first_poll_fraction)
-        if unconfirmed:
+        estimate = self.timings.estimate(keys)
+        start = now + ((answer.queue_eta_s or 0.0) if answer is not None else 0.0)
+        first = next_poll(self.timing, kind, estimate, start=start, now=now)
+        if unconfirmed:  # the submit reply was lost: find out soon whether upstream has the job
             first = now + self.timing.min_first_poll
         t = Tracked(
             job=job,
             kind=kind,
-            model_key=model_key,
+            keys=tuple(keys),
             expected_total=expected_total,
             submitted_at=now,
             deadline_at=now + self.timing.deadline(kind),
-            expected_s=expected,
+            start_at=start,
             next_poll_at=first,
+            estimate=estimate,
+            teach=teach and not unconfirmed,
             unconfirmed=unconfirmed,
-            learned=observed is not None,
-            queue_eta=queue,
         )
         future: asyncio.Future[tuple[list[Asset], RecordView | None, bool]] = asyncio.get_running_loop().create_future()
         t.future = future
         self._tracked[job.submit_id] = t
+        pos, length = _queue_place(answer)
+        job.publish(JobState.PENDING, queue_position=pos, queue_length=length, eta_s=t.eta(now), total=expected_total)
         self._wake.set()
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._run(), name=f"poller:{getattr(self.account, 'masked', '?')}")
@@ -268,15 +215,17 @@ class AccountPoller:
                 )
 
     def _update(self, t: Tracked, record: object, now: float, due: bool) -> None:
+        """One look at a job (due, or along with another job's poll): settle it, or publish and schedule."""
         t.errors = 0
-        if record is None:
-            t.pending_at = now
-            if due:
-                t.polls += 1
-                if t.unconfirmed and now - t.submitted_at >= self.timing.unseen_grace:
+        t.polls += 1
+        if record is None:  # not visible yet (§8.1)
+            if t.unconfirmed:
+                if now - t.submitted_at >= self.timing.unseen_grace:
                     self._settle(t, error=Resubmit())
-                    return
-                t.next_poll_at = now + self.timing.interval(t.kind)
+                elif due:
+                    t.next_poll_at = now + self.timing.interval(t.kind)
+                return
+            self._not_ready(t, now)
             return
         view = parse_record(record, t.kind)
         t.server_s = _server_duration(record)
@@ -285,8 +234,6 @@ class AccountPoller:
         t.last = view
         if view.history_id and not t.job.history_id:
             t.job.history_id = view.history_id
-        if due:
-            t.polls += 1
         status = view.status
         if len(view.assets) != t.progress:
             t.progress, t.progress_at = len(view.assets), now
@@ -304,55 +251,32 @@ class AccountPoller:
             if len(view.assets) >= want:
                 self._settle(t, assets=list(view.assets), view=view)
                 return
-            if now >= max(t.expected_at, t.progress_at) + self.timing.stall_grace:  # no new item for a while
+            expected = t.start_at + (t.estimate.high if t.estimate else self.timing.expected(t.kind))
+            if now >= max(expected, t.progress_at) + self.timing.stall_grace:  # no new item for a while
                 log.warning("job %s stuck at 45 with %d/%d results; delivering them", t.job.id, len(view.assets), want)
                 self._settle(t, assets=list(view.assets), view=view, partial=True)
                 return
-        t.pending_at = now
-        eta = max(0.0, t.expected_at - now)
         if status in STATUS_QUEUED:
-            pos = view.queue_position + 1 if view.queue_position is not None and view.queue_length else None
+            if view.queue_eta_s:  # upstream's forecast of the wait (§8.2): generation starts after it
+                t.start_at = max(t.start_at, now + view.queue_eta_s)
+            pos, length = _queue_place(view)
             t.job.publish(
                 JobState.PENDING,
                 queue_position=pos,
-                queue_length=view.queue_length or None,
-                eta_s=round(eta, 1),
+                queue_length=length,
+                eta_s=t.eta(now),
                 total=want,
                 finished=0,
             )
         else:
-            t.job.publish(JobState.GENERATING, eta_s=round(eta, 1), total=want, finished=min(view.finished, want))
-        if due:
-            t.next_poll_at = now + self._next_delay(t, view, now)
+            t.start_at = min(t.start_at, now)  # it is generating: it did not start later than now
+            t.job.publish(JobState.GENERATING, eta_s=t.eta(now), total=want, finished=min(view.finished, want))
+        self._not_ready(t, now)
 
-    def _next_delay(self, t: Tracked, view: RecordView, now: float) -> float:
-        interval = self.timing.interval(t.kind)
-        if view.status in STATUS_QUEUED and view.queue_eta_s:
-            # Still queued upstream: come back near the end of the queue wait (bounded).
-            return max(interval, min(view.queue_eta_s * self.timing.first_poll_fraction, self.timing.max_backoff))
-        elapsed = now - t.submitted_at
-        if t.learned:
-            start, end = self._window(t.kind, t.expected_s)
-            if elapsed < start - interval:  # an early poll (e.g. an unconfirmed submit): come back at the window
-                return start - elapsed
-            if elapsed < end:
-                return interval
-        elif elapsed < t.expected_s * self.timing.first_poll_fraction - interval:
-            return t.expected_s * self.timing.first_poll_fraction - elapsed
-        return min(self.timing.max_backoff, max(interval, self.timing.backoff_fraction * elapsed))
-
-    def _window(self, kind: str, expected: float) -> tuple[float, float]:
-        """Seconds after submit between which a job with a learned ``expected`` finish is polled every interval."""
-        spread = self.timing.window_fraction * expected + self.timing.interval(kind) / 2
-        return expected - spread, expected + spread + self.timing.interval(kind)
-
-    def _ready_estimate(self, t: Tracked, now: float) -> float:
-        """When the finished job's result became ready, in seconds after submit (see the module docstring)."""
-        hi = now - t.submitted_at
-        lo = max(0.0, t.pending_at - t.submitted_at) if t.pending_at else 0.0
-        if t.server_s is not None:
-            return min(hi, max(lo, t.server_s + 0.5))  # finish_time has whole seconds: the middle of its second
-        return (lo + hi) / 2 if lo > 0 else hi
+    def _not_ready(self, t: Tracked, now: float) -> None:
+        """Seen not ready at ``now``: a lower bound of its ready time, and the next look from here on."""
+        t.not_ready_at = now
+        t.next_poll_at = max(t.next_poll_at, next_poll(self.timing, t.kind, t.estimate, start=t.start_at, now=now))
 
     def _settle(
         self,
@@ -369,10 +293,28 @@ class AccountPoller:
         if error is not None:
             t.future.set_exception(error)
             return
-        if not partial:  # a stalled job says nothing about how long the next one takes
-            ready = self._ready_estimate(t, self._clock())
-            self.durations.observe(t.model_key, max(0.0, ready - t.queue_eta))
+        if not partial and t.teach:  # a stalled job says nothing about how long the next one takes
+            self._learn(t, self._clock())
         t.future.set_result((assets or [], view, partial))
+
+    def _learn(self, t: Tracked, now: float) -> None:
+        """The job was ready at ``now``: teach the interval it became ready in, if there is one (see module doc)."""
+        if t.not_ready_at is None:  # ready at its first look: an upper bound only, never a duration
+            self.timings.early(t.keys)
+            return
+        lo, hi = t.not_ready_at - t.start_at, now - t.start_at
+        if t.server_s is not None:  # upstream's finish_time has whole seconds: ready no later than its next second
+            hi = max(lo, min(hi, t.submitted_at + t.server_s + 1.0 - t.start_at))
+        self.timings.observe(t.keys, max(0.0, lo), hi)
+
+
+def _queue_place(view: RecordView | None) -> tuple[int | None, int | None]:
+    """Upstream's place in line and line length (``queue_info``, §8.2), when it reports a line. Whether
+    ``queue_idx`` counts from 0 or 1 is unknown: the place shown is at least 1 and never past the length."""
+    if view is None or not view.queue_length or view.status not in STATUS_QUEUED:
+        return None, None
+    pos = max(1, view.queue_position or 0)
+    return pos, max(view.queue_length, pos)
 
 
 def _server_duration(record: object) -> float | None:

@@ -20,7 +20,7 @@ from core.policy import (
     VIDEO_DEADLINE_S,
     VIDEO_EXPECTED_S,
 )
-from core.poller import Timing
+from core.timings import Timing
 from core.tokens import parse_tokens
 
 

@@ -64,6 +64,14 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE jobs ADD COLUMN refs TEXT;
     """,
+    # 3: learned generation times per model key (core.timings), so a restarted process polls warm (issue #11)
+    """
+    CREATE TABLE timings (
+        key TEXT PRIMARY KEY,
+        data TEXT NOT NULL,
+        updated_at REAL NOT NULL
+    );
+    """,
 ]
 
 _JOB_COLUMNS = (
@@ -103,7 +111,7 @@ def _row_to_record(row: sqlite3.Row) -> JobRecord:
 
 
 class SqliteJobStore:
-    """Jobs, account state and retained result files in one SQLite database."""
+    """Jobs, account state, learned timings and retained result files in one SQLite database."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
@@ -304,6 +312,21 @@ class SqliteJobStore:
     async def load_accounts(self) -> dict[str, dict[str, Any]]:
         def read(conn: sqlite3.Connection) -> dict[str, dict[str, Any]]:
             return {row["key"]: _loads(row["data"]) for row in conn.execute("SELECT key, data FROM accounts")}
+
+        return await self._run(read)
+
+    # ------------------------------------------------------------------------------------------------ timings
+
+    async def save_timing(self, key: str, data: dict[str, Any]) -> None:
+        await self._write(
+            "INSERT INTO timings (key, data, updated_at) VALUES (?, ?, ?) "
+            "ON CONFLICT(key) DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at",
+            (key, _dumps(data), time.time()),
+        )
+
+    async def load_timings(self) -> dict[str, dict[str, Any]]:
+        def read(conn: sqlite3.Connection) -> dict[str, dict[str, Any]]:
+            return {row["key"]: _loads(row["data"]) for row in conn.execute("SELECT key, data FROM timings")}
 
         return await self._run(read)
 

@@ -1,0 +1,244 @@
+"""When to poll a job: the knobs (``Timing``), what this installation has learned (``Timings``), and the schedule.
+
+Issue #11. Generation times are learned per model key from INTERVALS: the last poll that saw a job not ready and the
+first that saw it ready (PROTOCOL.md §8.1, §8.3), both measured from when generation should have started (the submit
+plus upstream's ``forecast_queue_cost``, §8.2). A job found ready at its first poll only bounds its time from above
+and teaches nothing (an instant job must not make the next one wait at 1 s). The estimate is the median of the
+newest intervals' centres; the window polled tightly around it is sized from the spread those observations show.
+Observations live in the store (``timings`` table), so a restarted process starts warm.
+
+The schedule (``next_poll``), all times absolute on the poller's clock:
+
+* nothing learned (cold): ``first_poll`` after the generation start, then gaps of ``cold_fraction`` × the time
+  elapsed (at least ``cold_min_gap``) — a job of any length is seen within a small share of its duration;
+* learned: polls every Δ inside ``[low, high]``, Δ = window / ``WINDOW_POLLS`` (between the interval and the max
+  gap); past the window the gap grows again, so a slower-than-usual job costs a few polls, not a flood;
+* a model known only under another resolution/count (a coarse estimate): the cold schedule, starting at half of
+  the coarse low edge.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from core.policy import (
+    FIRST_POLL_S,
+    IMAGE_COLD_LAG_FRACTION,
+    IMAGE_COLD_MIN_GAP_S,
+    IMAGE_DEADLINE_S,
+    IMAGE_EXPECTED_S,
+    IMAGE_MAX_GAP_S,
+    IMAGE_POLL_INTERVAL_S,
+    MAX_POLL_GAP_S,
+    QUEUE_REFRESH_S,
+    STALL_45_GRACE_S,
+    TIMING_KEEP,
+    TIMING_PAD_S,
+    TIMING_RECENT,
+    VIDEO_COLD_LAG_FRACTION,
+    VIDEO_COLD_MIN_GAP_S,
+    VIDEO_DEADLINE_S,
+    VIDEO_EXPECTED_S,
+    VIDEO_MAX_GAP_S,
+    VIDEO_POLL_INTERVAL_S,
+    WINDOW_POLLS,
+)
+
+
+@dataclass(slots=True)
+class Timing:
+    """Polling knobs. Defaults come from ``core.policy``; tests and benchmarks pass their own."""
+
+    image_interval: float = IMAGE_POLL_INTERVAL_S
+    video_interval: float = VIDEO_POLL_INTERVAL_S
+    image_max_gap: float = IMAGE_MAX_GAP_S
+    video_max_gap: float = VIDEO_MAX_GAP_S
+    image_expected: float = IMAGE_EXPECTED_S
+    video_expected: float = VIDEO_EXPECTED_S
+    min_first_poll: float = FIRST_POLL_S  # the first poll, this long after generation should have started
+    image_cold_fraction: float = IMAGE_COLD_LAG_FRACTION
+    video_cold_fraction: float = VIDEO_COLD_LAG_FRACTION
+    image_cold_min_gap: float = IMAGE_COLD_MIN_GAP_S
+    video_cold_min_gap: float = VIDEO_COLD_MIN_GAP_S
+    window_polls: float = WINDOW_POLLS
+    image_deadline: float = IMAGE_DEADLINE_S
+    video_deadline: float = VIDEO_DEADLINE_S
+    stall_grace: float = STALL_45_GRACE_S
+    unseen_grace: float = 30.0  # a submit whose reply was lost and that never shows up → resubmit (same submit_id)
+    max_backoff: float = MAX_POLL_GAP_S
+    queue_refresh: float = QUEUE_REFRESH_S
+
+    def interval(self, kind: str) -> float:
+        return self.video_interval if kind == "video" else self.image_interval
+
+    def max_gap(self, kind: str) -> float:
+        return max(self.interval(kind), self.video_max_gap if kind == "video" else self.image_max_gap)
+
+    def expected(self, kind: str) -> float:
+        return self.video_expected if kind == "video" else self.image_expected
+
+    def deadline(self, kind: str) -> float:
+        return self.video_deadline if kind == "video" else self.image_deadline
+
+    def cold_gap(self, kind: str, elapsed: float) -> float:
+        fraction, least = (
+            (self.video_cold_fraction, self.video_cold_min_gap)
+            if kind == "video"
+            else (self.image_cold_fraction, self.image_cold_min_gap)
+        )
+        return min(self.max_backoff, max(least, self.interval(kind), fraction * max(0.0, elapsed)))
+
+
+@dataclass(frozen=True, slots=True)
+class Estimate:
+    """Seconds after generation starts: the likely ready time and the window it falls in."""
+
+    center: float
+    low: float
+    high: float
+    samples: int
+    coarse: bool = False  # learned under another resolution/count of the model: only a hint
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    lo: float  # the last poll that saw the job not ready (seconds after generation start)
+    hi: float  # the first poll that saw it ready
+    at: float  # wall-clock time it was observed
+
+    @property
+    def center(self) -> float:
+        return (self.lo + self.hi) / 2
+
+    @property
+    def half(self) -> float:
+        return (self.hi - self.lo) / 2
+
+
+class Learned:
+    """One key's observations, newest last, and its estimate."""
+
+    def __init__(self, observations: Sequence[Observation] = (), early: int = 0) -> None:
+        self.observations: list[Observation] = list(observations)[-TIMING_KEEP:]
+        self.early = early  # jobs in a row that were ready at their first poll (the estimate may be too slow)
+
+    def estimate(self) -> Estimate | None:
+        obs = self.observations
+        if not obs:
+            return None
+        recent = obs[-TIMING_RECENT:]
+        center = statistics.median(o.center for o in recent)
+        # The spread seen: twice the median distance of the kept centres from the estimate (robust to one outlier,
+        # about the half-range of uniform jitter), and never less than the newest intervals' own half-width.
+        spread = 2 * statistics.median(abs(o.center - center) for o in obs) if len(obs) > 1 else 0.0
+        half = max(spread, statistics.median(o.half for o in recent)) + max(TIMING_PAD_S, 0.01 * center)
+        est = Estimate(center, max(0.0, center - half), center + half, len(obs))
+        if self.early >= 2:  # jobs keep finishing before the window: look again from well before it
+            return Estimate(center, 0.5 * est.low, est.high, len(obs), coarse=True)
+        return est
+
+    def observe(self, lo: float, hi: float, at: float) -> None:
+        new = Observation(max(0.0, lo), max(lo, hi), at)
+        before = self.estimate()
+        last = self.observations[-1] if self.observations else None
+        self.observations.append(new)
+        self.early = 0
+        if before is not None and last is not None and len(self.observations) > 2:
+            # Two in a row outside the window on the same side: the model's time changed; forget the old regime.
+            side = _side(new.center, before)
+            if side and side == _side(last.center, before):
+                self.observations = [last, new]
+        del self.observations[:-TIMING_KEEP]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "obs": [[round(o.lo, 3), round(o.hi, 3), round(o.at, 1)] for o in self.observations],
+            "early": self.early,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Learned:
+        obs = []
+        for row in data.get("obs", []):
+            try:
+                lo, hi, at = (float(x) for x in row)
+            except (TypeError, ValueError):
+                continue
+            if 0 <= lo <= hi < 86400:
+                obs.append(Observation(lo, hi, at))
+        early = data.get("early", 0)
+        return cls(obs, early if isinstance(early, int) else 0)
+
+
+def _side(center: float, est: Estimate) -> int:
+    return 1 if center > est.high else (-1 if center < est.low else 0)
+
+
+class Timings:
+    """Learned generation times per key (``model|resolution|count``; ``model`` alone as a coarse fallback)."""
+
+    def __init__(self, on_change: Callable[[str, dict[str, Any]], None] | None = None) -> None:
+        self._by_key: dict[str, Learned] = {}
+        self.on_change = on_change
+
+    def load(self, rows: dict[str, dict[str, Any]]) -> None:
+        for key, data in rows.items():
+            if isinstance(data, dict):
+                self._by_key[key] = Learned.from_dict(data)
+
+    def learned(self, key: str) -> Learned | None:
+        return self._by_key.get(key)
+
+    def estimate(self, keys: Sequence[str]) -> Estimate | None:
+        """The estimate of the first key that has one; a later (coarser) key's only as a hint."""
+        for i, key in enumerate(keys):
+            entry = self._by_key.get(key)
+            est = entry.estimate() if entry is not None else None
+            if est is not None:
+                if i == 0:
+                    return est
+                return Estimate(est.center, 0.5 * est.low, 1.5 * est.high, est.samples, coarse=True)
+        return None
+
+    def observe(self, keys: Sequence[str], lo: float, hi: float) -> None:
+        now = time.time()
+        for key in keys:
+            entry = self._by_key.setdefault(key, Learned())
+            entry.observe(lo, hi, now)
+            self._changed(key, entry)
+
+    def early(self, keys: Sequence[str]) -> None:
+        """A job of a learned key was ready at its first poll: an upper bound only (no duration is taught)."""
+        entry = self._by_key.get(keys[0]) if keys else None
+        if entry is not None and entry.observations:
+            entry.early += 1
+            self._changed(keys[0], entry)
+
+    def _changed(self, key: str, entry: Learned) -> None:
+        if self.on_change is not None:
+            self.on_change(key, entry.to_dict())
+
+
+def next_poll(timing: Timing, kind: str, est: Estimate | None, *, start: float, now: float) -> float:
+    """When to look at a job next (absolute), having looked at it ``now`` (or submitted it then). ``start``: when
+    generation should have started (the submit plus upstream's queue forecast)."""
+    interval = timing.interval(kind)
+    elapsed = now - start
+    if -elapsed > timing.queue_refresh:  # a long line upstream: come back now and then for the place in it
+        return now + timing.queue_refresh
+    if est is None or est.coarse:
+        begin = est.low if est is not None else timing.min_first_poll
+        if elapsed < begin:
+            return start + max(begin, timing.min_first_poll)
+        return now + timing.cold_gap(kind, elapsed)
+    step = min(timing.max_gap(kind), max(interval, (est.high - est.low) / timing.window_polls))
+    if elapsed < est.low + step - interval:
+        return start + est.low + step
+    if elapsed < est.high:
+        return now + step
+    overshoot = elapsed - est.high  # slower than anything seen: the gap grows back towards the cold schedule
+    return now + max(step, min(step + overshoot / 2, timing.cold_gap(kind, elapsed)))
