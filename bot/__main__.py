@@ -8,6 +8,7 @@ import logging
 import sys
 
 import aiohttp
+import discord
 
 from bot.bot import JimengBot
 from bot.settings import DiscordSettings, load_discord_settings
@@ -46,8 +47,6 @@ def main() -> int:
     except KeyboardInterrupt:
         pass
     except Exception as err:  # a startup failure (bad token, privileged intent not enabled ...): one line, no traceback
-        import discord
-
         if isinstance(err, discord.LoginFailure):
             print("jimeng-bot: Discord refused DISCORD_TOKEN (login failed)", file=sys.stderr)
             return 2

@@ -1,7 +1,8 @@
 """Starting jobs from any entry point (slash commands, context menu, modals, buttons, replies).
 
-Validation happens before the interaction is deferred (it is pure and instant, and its errors can then be ephemeral);
-everything that does I/O (reading attachments, the engine) happens after the defer, inside the job's task.
+Each request is validated once, by core, before the interaction is deferred (validation is pure and instant, and its
+errors can then be ephemeral); the spec it returns is what the engine runs. Everything that does I/O (reading
+attachments, the engine) happens after the defer, inside the job's task.
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ import discord
 
 from bot.i18n import language
 from bot.render import BotError
-from bot.runner import InteractionSurface, MessageSurface, Surface
+from bot.surfaces import InteractionSurface, MessageSurface, Surface
 from core import Asset, ImageParams, JobRecord, VideoParams
 from core.media import RefImage
+from core.params import ImageSpec, VideoSpec
 
 if TYPE_CHECKING:
     from bot.bot import JimengBot
@@ -25,6 +27,7 @@ log = logging.getLogger(__name__)
 
 MAX_ATTACHMENT_BYTES = 20 * 1024 * 1024
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".heic", ".heif", ".avif", ".tif", ".tiff")
+STAND_IN_PROMPT = "…"  # asks core about references before the compose form has the member's prompt
 
 RefSource = discord.Attachment | RefImage | Asset
 
@@ -52,24 +55,29 @@ def owner_of(user: discord.abc.User, guild_id: int | None, channel_id: int | Non
     return {"user_id": user.id, "guild_id": guild_id, "channel_id": channel_id, "locale": lang}
 
 
-def max_references(bot: JimengBot, model: str | None) -> int:
-    name = model or bot.engine.config.default_image_model
-    info = next((m for m in bot.engine.models("image") if m.name == name), None)
-    return info.max_references if info is not None else 10
-
-
-def check_images(bot: JimengBot, params: ImageParams, refs: Sequence[RefSource]) -> None:
-    """Refuse too many images, non-images and oversized files before anything is deferred or downloaded."""
-    limit = max_references(bot, params.model)
-    if len(refs) > limit:
-        raise BotError("e_too_many", count=len(refs), max=limit)
+def check_attachments(refs: Sequence[RefSource]) -> None:
+    """Refuse non-images and oversized files before anything is deferred or downloaded (how many references a model
+    takes is core's to check)."""
     for n, ref in enumerate(refs, 1):
         if isinstance(ref, discord.Attachment):
             if not is_image_attachment(ref):
                 raise BotError("e_not_image", n=n, name=ref.filename)
             if ref.size > MAX_ATTACHMENT_BYTES:
                 raise BotError("e_file_too_big", n=n, mb=f"{ref.size / 1024 / 1024:.1f}")
-    bot.engine.validate_image(params, references=len(refs))
+
+
+def validate_image(bot: JimengBot, params: ImageParams, refs: Sequence[RefSource]) -> ImageSpec:
+    """The one validation of a text-to-image request (no ``refs``) or a composition from ``refs`` (core checks their
+    number), then the attachments themselves."""
+    spec = bot.engine.validate_image(params, references=len(refs) if refs else None)
+    check_attachments(refs)
+    return spec
+
+
+def check_reference_count(bot: JimengBot, count: int) -> None:
+    """Before the compose form asks for a prompt: would core take ``count`` references with the default model? The
+    form's submit validates the real request."""
+    bot.engine.validate_image(ImageParams(prompt=STAND_IN_PROMPT), references=count)
 
 
 async def materialize(bot: JimengBot, refs: Sequence[RefSource]) -> list[RefImage]:
@@ -92,40 +100,37 @@ def _start(
     owner: dict[str, Any],
     *,
     kind: str,
-    params: ImageParams | VideoParams,
+    spec: ImageSpec | VideoSpec,
     refs: Sequence[RefSource],
     last: RefSource | None = None,
 ) -> None:
     async def start(owner: dict[str, Any]) -> Any:
-        if isinstance(params, VideoParams):
+        if isinstance(spec, VideoSpec):
             first_img = (await materialize(bot, refs))[0] if refs else None
             last_img = (await materialize(bot, [last]))[0] if last is not None else None
-            job = await bot.engine.video(params, first_frame=first_img, last_frame=last_img, owner=owner)
+            job = await bot.engine.video(spec, first_frame=first_img, last_frame=last_img, owner=owner)
             bot.remember_refs(job.id, [i for i in (first_img, last_img) if i is not None])
         elif refs:
             images = await materialize(bot, refs)
-            job = await bot.engine.compose(params, images, owner=owner)
+            job = await bot.engine.compose(spec, images, owner=owner)
             bot.remember_refs(job.id, images)
         else:
-            job = await bot.engine.imagine(params, owner=owner)
+            job = await bot.engine.imagine(spec, owner=owner)
         return job
 
-    bot.runner.start(surface, kind=kind, prompt=params.prompt, start=start, owner=owner)
+    bot.runner.start(surface, kind=kind, prompt=spec.prompt, start=start, owner=owner)
 
 
 async def launch_image(
     bot: JimengBot, interaction: discord.Interaction, params: ImageParams, refs: Sequence[RefSource] = ()
 ) -> None:
     """/imagine, /compose, the context menu's modal, Vary, Reroll: validate, defer, run."""
-    if refs:
-        check_images(bot, params, refs)
-    else:
-        bot.engine.validate_image(params)
+    spec = validate_image(bot, params, refs)
     await interaction.response.defer(thinking=True)
     lang = lang_of(bot, interaction)
     surface = InteractionSurface(bot, interaction)
     owner = owner_of(interaction.user, interaction.guild_id, interaction.channel_id, lang)
-    _start(bot, surface, owner, kind="compose" if refs else "image", params=params, refs=refs)
+    _start(bot, surface, owner, kind="compose" if refs else "image", spec=spec, refs=refs)
 
 
 async def launch_video(
@@ -142,12 +147,12 @@ async def launch_video(
     for n, ref in enumerate(frames, 1):
         if isinstance(ref, discord.Attachment) and not is_image_attachment(ref):
             raise BotError("e_not_image", n=n, name=ref.filename)
-    bot.engine.validate_video(params.model_copy(update={"frames": len(frames)}))
+    spec = bot.engine.validate_video(params.model_copy(update={"frames": len(frames)}))
     await interaction.response.defer(thinking=True)
     lang = lang_of(bot, interaction)
     surface = InteractionSurface(bot, interaction)
     owner = owner_of(interaction.user, interaction.guild_id, interaction.channel_id, lang)
-    _start(bot, surface, owner, kind="video", params=params, refs=[first] if first else [], last=last)
+    _start(bot, surface, owner, kind="video", spec=spec, refs=[first] if first else [], last=last)
 
 
 def launch_from_message(
@@ -161,41 +166,13 @@ def launch_from_message(
     """Reply-with-attachments (or a plain mention: text to image). Validation errors are raised to the caller."""
     surface = MessageSurface(bot, message)
     surface.warning = warning
-    if refs:
-        check_images(bot, params, refs)
-    else:
-        bot.engine.validate_image(params)
+    spec = validate_image(bot, params, refs)
     owner = owner_of(message.author, message.guild.id if message.guild else None, message.channel.id, surface.lang)
-    _start(bot, surface, owner, kind="compose" if refs else "image", params=params, refs=refs)
+    _start(bot, surface, owner, kind="compose" if refs else "image", spec=spec, refs=refs)
     return surface
 
 
 # ----------------------------------------------------------------------------------------------- from a stored job
-def image_params_from(record: JobRecord, *, prompt: str | None = None, new_seed: bool = True) -> ImageParams:
-    spec = record.spec
-    return ImageParams(
-        prompt=prompt if prompt is not None else spec.get("prompt", ""),
-        model=spec.get("model"),
-        negative_prompt=spec.get("negative_prompt", ""),
-        ratio="auto" if spec.get("intelligent_ratio") else spec.get("ratio"),
-        resolution=spec.get("resolution"),
-        count=spec.get("count"),
-        sample_strength=spec.get("sample_strength", 0.5),
-        seed=None if new_seed else spec.get("seed"),
-    )
-
-
-def video_params_from(record: JobRecord) -> VideoParams:
-    spec = record.spec
-    return VideoParams(
-        prompt=spec.get("prompt", ""),
-        model=spec.get("model"),
-        duration=spec.get("duration"),
-        ratio=spec.get("ratio"),
-        resolution=spec.get("resolution"),
-    )
-
-
 def result_assets(record: JobRecord) -> list[Asset]:
     return [Asset.from_dict(a) for a in (record.result or {}).get("assets", [])]
 
@@ -204,10 +181,12 @@ async def reroll(bot: JimengBot, interaction: discord.Interaction, record: JobRe
     """The same request again (a new seed). Compositions and framed videos need their references: the bot's memory
     for recent jobs, else the copies the engine keeps in the data directory (so Reroll works after a restart)."""
     refs: list[RefImage] = bot.refs_of(record.id) or await bot.engine.references(record.id) or []
-    needs_refs = record.kind == "compose" or (record.kind == "video" and record.spec.get("frames"))
-    if needs_refs and not refs:
-        raise BotError("e_refs_gone", job=record.id)
     if record.kind == "video":
-        await launch_video(bot, interaction, video_params_from(record), *refs[:2])
-    else:
-        await launch_image(bot, interaction, image_params_from(record), refs)
+        vparams = VideoParams.from_spec(record.spec)
+        if vparams.frames and not refs:
+            raise BotError("e_refs_gone", job=record.id)
+        await launch_video(bot, interaction, vparams, *refs[:2])
+        return
+    if record.kind == "compose" and not refs:
+        raise BotError("e_refs_gone", job=record.id)
+    await launch_image(bot, interaction, ImageParams.from_spec(record.spec), refs)

@@ -15,8 +15,8 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.buttons import DYNAMIC_ITEMS
 from bot.checks import ChannelNotAllowed, channel_allowed
+from bot.components import DYNAMIC_ITEMS
 from bot.i18n import Translator
 from bot.queue import FairQueue
 from bot.runner import Runner

@@ -190,7 +190,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         EN: "Image {n} could not be used: it is not an image Jimeng accepts ({reason}).",
         ZH: "第 {n} 张图片无法使用：不是即梦可接受的图片（{reason}）。",
     },
-    "e_too_many": {
+    "e_too_many": {  # core's too_many_references, with its details
         EN: "Too many images: {count}. This model takes at most {max}.",
         ZH: "图片太多：{count} 张。该模型最多接受 {max} 张。",
     },
@@ -209,10 +209,6 @@ MESSAGES: dict[str, dict[str, str]] = {
     "v_prompt_too_long": {EN: "the prompt is longer than {max} characters", ZH: "提示词超过了 {max} 个字符"},
     "v_strength_range": {EN: "strength must be between 0 and 1", ZH: "精细度必须在 0 到 1 之间"},
     "v_no_references": {EN: "model “{model}” cannot compose from images", ZH: "模型“{model}”不支持图片合成"},
-    "v_too_many_references": {
-        EN: "too many images: {count}; “{model}” takes 1–{max}",
-        ZH: "图片太多：{count} 张；“{model}”最多接受 1–{max} 张",
-    },
     "v_no_images": {EN: "a composition needs at least one image", ZH: "合成至少需要一张图片"},
     "v_unknown_resolution": {
         EN: "unknown resolution “{value}”; use {allowed}",

@@ -159,6 +159,20 @@ def result_embed(
 
 
 # ----------------------------------------------------------------------------------------------- errors
+# Core's validation problems the bot says in a sentence of its own (with core's details), not as "isn't valid: …".
+OWN_SENTENCES = {"too_many_references": "e_too_many"}
+
+
+def invalid_text(err: InvalidRequestError, lang: str) -> str:
+    key = OWN_SENTENCES.get(err.code or "")
+    if key is not None:
+        try:
+            return t(lang, key, **err.details)
+        except (KeyError, IndexError):
+            pass
+    return t(lang, "e_invalid", reason=invalid_reason(err, lang))
+
+
 def invalid_reason(err: InvalidRequestError, lang: str) -> str:
     """Core's validation problem in the member's language (core's English sentence when it has no code we know)."""
     key = f"v_{err.code}" if err.code else ""
@@ -181,7 +195,7 @@ def error_text(err: BaseException, lang: str, *, job_id: str | None = None) -> s
     if isinstance(err, RiskControlError):
         return t(lang, "e_risk")
     if isinstance(err, RateLimitError):
-        return t(lang, "e_rate", s=math.ceil(err.retry_after or 30))
+        return t(lang, "e_rate", s=math.ceil(err.retry_after))
     if isinstance(err, ContentRejectedError):
         return t(lang, "e_content")
     if isinstance(err, RegionError):
@@ -191,7 +205,7 @@ def error_text(err: BaseException, lang: str, *, job_id: str | None = None) -> s
     if isinstance(err, UploadError):
         return t(lang, "e_upload", n=(err.index or 0) + 1, reason=err.message)
     if isinstance(err, InvalidRequestError):
-        return t(lang, "e_invalid", reason=invalid_reason(err, lang))
+        return invalid_text(err, lang)
     if isinstance(err, NoAccountError):
         return t(lang, "e_no_account")
     if isinstance(err, TransportError | UpstreamError):

@@ -1,8 +1,8 @@
 """Running one job for a member: the fair queue, the throttled status message, delivery and failures.
 
-A job is shown on a *surface*: the deferred reply of an interaction (slash command, context menu, modal, button), or
-a reply to a member's message (reply-with-attachments). Both offer the same four operations, so the flow is written
-once.
+A job is shown on a *surface* (``bot.surfaces``): the deferred reply of an interaction, a reply to a member's
+message, or — for jobs a previous process started — a post in their channel. All offer the same operations, so the
+flow is written once.
 """
 
 from __future__ import annotations
@@ -11,52 +11,21 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import discord
 
+from bot.components import result_view
 from bot.delivery import Plan, plan_delivery
-from bot.i18n import language, t
-from bot.render import (
-    delivering_text,
-    error_text,
-    is_expected,
-    missing_post_permissions,
-    result_embed,
-    status_text,
-    waiting_text,
-)
-from core import AuthError, Job
+from bot.i18n import language
+from bot.render import delivering_text, error_text, is_expected, result_embed, status_text, waiting_text
+from bot.surfaces import ChannelSurface, Surface, SurfaceGone
+from core import AuthError, Job, JobResult
 
 if TYPE_CHECKING:
     from bot.bot import JimengBot
 
 log = logging.getLogger(__name__)
-
-DEAD_TOKEN_CODES = frozenset({50027, 10015})
-
-
-class SurfaceGone(Exception):
-    """The status message can no longer be edited (token expired, message deleted)."""
-
-
-class Surface(Protocol):
-    lang: str
-    user: discord.abc.User
-    warning: str | None
-
-    @property
-    def limit(self) -> int: ...
-
-    async def edit(self, text: str) -> None: ...
-
-    async def deliver(self, *, embed: discord.Embed, plan: Plan, view: discord.ui.View | None) -> None: ...
-
-    async def fail(self, text: str) -> None: ...
-
-
-def _dead(exc: discord.HTTPException) -> bool:
-    return exc.status == 401 or exc.code in DEAD_TOKEN_CODES
 
 
 class StatusUpdater:
@@ -117,146 +86,6 @@ class StatusUpdater:
             await self._task
 
 
-class InteractionSurface:
-    """The deferred ("thinking") reply of an interaction. After the token's lifetime, results go to the channel."""
-
-    def __init__(self, bot: JimengBot, interaction: discord.Interaction) -> None:
-        self.bot = bot
-        self.interaction = interaction
-        self.user = interaction.user
-        self.lang = language(interaction.locale, bot.config.locale)
-        self.deadline = interaction.created_at.timestamp() + bot.config.interaction_deadline_s
-        missing = missing_post_permissions(interaction.app_permissions)
-        self.warning = t(self.lang, "no_post", perms=", ".join(missing)) if missing else None
-
-    @property
-    def expired(self) -> bool:
-        return self.bot.clock() >= self.deadline
-
-    @property
-    def limit(self) -> int:
-        limits = [self.interaction.filesize_limit]
-        if self.interaction.guild is not None:
-            limits.append(self.interaction.guild.filesize_limit)
-        return min(limits)
-
-    async def edit(self, text: str) -> None:
-        if self.expired:
-            raise SurfaceGone
-        try:
-            await self.interaction.edit_original_response(content=text)
-        except discord.HTTPException as exc:
-            if _dead(exc):
-                raise SurfaceGone from None
-            raise
-
-    async def deliver(self, *, embed: discord.Embed, plan: Plan, view: discord.ui.View | None) -> None:
-        batches = list(plan.batches()) or [[]]
-        if not self.expired:
-            try:
-                await self.interaction.edit_original_response(
-                    content=None, embed=embed, attachments=[u.file() for u in batches[0]], view=view
-                )
-                for batch in batches[1:]:
-                    await self.interaction.followup.send(files=[u.file() for u in batch], wait=True)
-                return
-            except discord.HTTPException as exc:
-                if not _dead(exc):
-                    raise
-                log.info("interaction token of %s is dead (%s); posting to the channel", self.user.id, exc.code)
-        await self._to_channel(t(self.lang, "late", mention=self.user.mention), embed, batches, view)
-
-    async def _to_channel(
-        self, content: str, embed: discord.Embed | None, batches: list[list[Any]], view: discord.ui.View | None
-    ) -> None:
-        channel = self.interaction.channel
-        mentions = discord.AllowedMentions(users=[self.user], everyone=False, roles=False)
-        if isinstance(channel, discord.abc.Messageable):
-            kwargs: dict[str, Any] = {"content": content, "allowed_mentions": mentions}
-            if embed is not None:
-                kwargs["embed"] = embed
-            if view is not None:
-                kwargs["view"] = view
-            try:
-                await channel.send(files=[u.file() for u in batches[0]], **kwargs)
-                for batch in batches[1:]:
-                    await channel.send(files=[u.file() for u in batch])
-                return
-            except (discord.Forbidden, discord.NotFound) as exc:
-                log.warning("cannot post in channel %s (%s); trying a DM", getattr(channel, "id", None), exc)
-        try:
-            files = [u.file() for u in batches[0]]
-            if embed is not None:
-                await self.user.send(content, embed=embed, files=files)
-            else:
-                await self.user.send(content, files=files)
-        except discord.HTTPException as exc:
-            log.warning("could not deliver to %s by DM either (%s)", self.user.id, exc)
-
-    async def fail(self, text: str) -> None:
-        if not self.expired:
-            try:
-                try:
-                    await self.interaction.delete_original_response()
-                except discord.NotFound:
-                    pass
-                await self.interaction.followup.send(text, ephemeral=True)
-                return
-            except discord.HTTPException as exc:
-                if not _dead(exc):
-                    log.warning("could not report a failure to %s (%s)", self.user.id, exc)
-                    return
-        await self._to_channel(f"{self.user.mention} {text}", None, [[]], None)
-
-
-class MessageSurface:
-    """A reply to a member's message (no interaction: no token, no 15-minute limit, nothing ephemeral)."""
-
-    def __init__(self, bot: JimengBot, message: discord.Message) -> None:
-        self.bot = bot
-        self.message = message
-        self.user = message.author
-        guild_locale = message.guild.preferred_locale if message.guild else None
-        self.lang = language(guild_locale, bot.config.locale)
-        self.warning: str | None = None
-        self.status: discord.Message | None = None
-
-    @property
-    def limit(self) -> int:
-        return self.message.guild.filesize_limit if self.message.guild else discord.utils.DEFAULT_FILE_SIZE_LIMIT_BYTES
-
-    async def edit(self, text: str) -> None:
-        try:
-            if self.status is None:
-                self.status = await self.message.reply(text, mention_author=False)
-            else:
-                await self.status.edit(content=text)
-        except (discord.Forbidden, discord.NotFound):
-            raise SurfaceGone from None
-
-    async def deliver(self, *, embed: discord.Embed, plan: Plan, view: discord.ui.View | None) -> None:
-        batches = list(plan.batches()) or [[]]
-        content = t(self.lang, "reply_done", mention=self.user.mention)
-        kwargs: dict[str, Any] = {"content": content, "embed": embed}
-        if view is not None:
-            kwargs["view"] = view
-        if self.status is not None:
-            await self.status.edit(attachments=[u.file() for u in batches[0]], **kwargs)
-        else:
-            await self.message.reply(files=[u.file() for u in batches[0]], **kwargs)
-        for batch in batches[1:]:
-            await self.message.channel.send(files=[u.file() for u in batch])
-
-    async def fail(self, text: str) -> None:
-        try:
-            if self.status is not None:
-                await self.status.edit(content=text)
-            else:
-                await self.message.reply(text, mention_author=False)
-        except discord.HTTPException as exc:
-            log.warning("could not report a failure in channel %s (%s)", self.message.channel.id, exc)
-
-
 StartJob = Callable[[dict[str, Any]], Awaitable[Job]]
 
 
@@ -305,7 +134,7 @@ class Runner:
             def waiting(pos: int, total: int) -> None:
                 status.set(waiting_text(lang, pos, total, prompt=prompt, warning=warning))
 
-            async with bot.queue.slot(surface.user.id, on_position=waiting):
+            async with bot.queue.slot(surface.user_id, on_position=waiting):
                 job = await start(owner)
                 async for ev in job.events():
                     if ev.done:
@@ -313,16 +142,12 @@ class Runner:
                     status.set(status_text(ev, lang, kind=kind, prompt=prompt, warning=warning))
                 result = await job.wait()
             status.set(delivering_text(lang, prompt=prompt, warning=warning))
-            plan = await plan_delivery(bot.engine, result.assets, surface.limit, stem=f"jimeng_{job.id}")
-            embed = result_embed(lang, kind=kind, prompt=prompt, result=result, job_id=job.id, links=plan.links)
-            from bot.buttons import result_view  # here, not at the top: buttons → actions → runner
-
-            view = result_view(job.id, kind=kind, images=len(result.images), lang=lang)
+            embed, plan, view = await self._package(surface, job, kind=kind, prompt=prompt, result=result)
             await status.close()
             await surface.deliver(embed=embed, plan=plan, view=view)
             await bot.engine.mark_delivered(job.id)
             log.info(
-                "job %s (%s) for %s delivered in %.1f s", job.id, kind, surface.user.id, time.monotonic() - started
+                "job %s (%s) for %s delivered in %.1f s", job.id, kind, surface.user_id, time.monotonic() - started
             )
         except asyncio.CancelledError:
             raise
@@ -333,7 +158,7 @@ class Runner:
                     "job %s (%s) for user %s in guild %s failed unexpectedly",
                     job.id if job else "-",
                     kind,
-                    surface.user.id,
+                    surface.user_id,
                     owner.get("guild_id"),
                 )
             elif isinstance(err, AuthError):
@@ -344,54 +169,46 @@ class Runner:
         finally:
             await status.close()
 
+    async def _package(
+        self, surface: Surface, job: Job, *, kind: str, prompt: str, result: JobResult
+    ) -> tuple[discord.Embed, Plan, discord.ui.View]:
+        """A result as a surface posts it: the files (re-encoded or linked to fit its limit), the embed, the buttons."""
+        plan = await plan_delivery(self.bot.engine, result.assets, surface.limit, stem=f"jimeng_{job.id}")
+        lang = surface.lang
+        embed = result_embed(lang, kind=kind, prompt=prompt, result=result, job_id=job.id, links=plan.links)
+        view = result_view(job.id, kind=kind, images=len(result.images), lang=lang)
+        return embed, plan, view
+
     async def deliver_recovered(self, job: Job) -> None:
         """A job a previous process started (the engine resumed it after a restart): its interaction is gone, so the
         result (or the failure) goes to the channel it came from, mentioning the member."""
         bot = self.bot
         await bot.wait_until_ready()
         owner = job.owner
-        user_id = owner.get("user_id")
-        lang = language(owner.get("locale"), bot.config.locale)
-        mention = f"<@{user_id}>" if user_id else ""
-        channel: Any = None
-        if owner.get("channel_id"):
-            channel = bot.get_channel(int(owner["channel_id"]))
-            if channel is None:
-                try:
-                    channel = await bot.fetch_channel(int(owner["channel_id"]))
-                except (discord.NotFound, discord.Forbidden):
-                    channel = None
-        if not isinstance(channel, discord.abc.Messageable):
+        channel = await self._channel(owner.get("channel_id"))
+        if channel is None:
             log.warning("recovered job %s: its channel is gone; nothing to deliver to", job.id)
             return
-        guild = getattr(channel, "guild", None)
-        limit = guild.filesize_limit if guild is not None else discord.utils.DEFAULT_FILE_SIZE_LIMIT_BYTES
-        allowed = discord.AllowedMentions(users=True, everyone=False, roles=False)
+        user_id = owner.get("user_id")
+        lang = language(owner.get("locale"), bot.config.locale)
+        surface = ChannelSurface(channel, user_id=int(user_id) if user_id else None, lang=lang)
         ev = job.last_event
-        prompt = str(getattr(job.spec, "prompt", ""))
-        try:
-            if ev.result is not None:
-                plan = await plan_delivery(bot.engine, ev.result.assets, limit, stem=f"jimeng_{job.id}")
-                embed = result_embed(
-                    lang, kind=job.kind, prompt=prompt, result=ev.result, job_id=job.id, links=plan.links
-                )
-                from bot.buttons import result_view
+        if ev.result is not None:
+            prompt = str(getattr(job.spec, "prompt", ""))
+            embed, plan, view = await self._package(surface, job, kind=job.kind, prompt=prompt, result=ev.result)
+            await surface.deliver(embed=embed, plan=plan, view=view)
+        else:
+            await surface.fail(error_text(ev.error or Exception(), lang, job_id=job.id))
+        if surface.posted:
+            log.info("recovered job %s (%s) delivered to channel %s", job.id, job.kind, getattr(channel, "id", None))
 
-                view = result_view(job.id, kind=job.kind, images=len(ev.result.images), lang=lang)
-                batches = list(plan.batches()) or [[]]
-                await channel.send(
-                    t(lang, "late", mention=mention),
-                    embed=embed,
-                    files=[u.file() for u in batches[0]],
-                    view=view,
-                    allowed_mentions=allowed,
-                )
-                for batch in batches[1:]:
-                    await channel.send(files=[u.file() for u in batch])
-            else:
-                text = error_text(ev.error or Exception(), lang, job_id=job.id)
-                await channel.send(f"{mention} {text}", allowed_mentions=allowed)
-        except (discord.Forbidden, discord.NotFound) as exc:
-            log.warning("recovered job %s: cannot post in channel %s (%s)", job.id, getattr(channel, "id", None), exc)
-            return
-        log.info("recovered job %s (%s) delivered to channel %s", job.id, job.kind, getattr(channel, "id", None))
+    async def _channel(self, channel_id: Any) -> discord.abc.Messageable | None:
+        if not channel_id:
+            return None
+        channel: Any = self.bot.get_channel(int(channel_id))
+        if channel is None:
+            try:
+                channel = await self.bot.fetch_channel(int(channel_id))
+            except (discord.NotFound, discord.Forbidden):
+                return None
+        return channel if isinstance(channel, discord.abc.Messageable) else None

@@ -12,15 +12,13 @@ from discord.ext import commands
 
 from bot import actions
 from bot.bot import JimengBot
-from bot.buttons import ComposeModal
+from bot.components import ComposeModal
 from bot.i18n import language, t
 from bot.render import BotError, error_text
 from core import ImageParams, JimengError
 from core.wire import RATIOS, RESOLUTIONS
 
 log = logging.getLogger(__name__)
-
-MAX_MESSAGE_REFS = 10
 
 RATIO_CHOICES = [app_commands.Choice(name=_("auto"), value="auto")] + [
     app_commands.Choice(name=r, value=r) for r in RATIOS
@@ -161,8 +159,7 @@ class Images(commands.Cog):
         refs = actions.message_images(message)
         if not refs:
             raise BotError("e_no_images")
-        if len(refs) > MAX_MESSAGE_REFS:
-            raise BotError("e_too_many", count=len(refs), max=MAX_MESSAGE_REFS)
+        actions.check_reference_count(self.bot, len(refs))  # before the member types a prompt in vain
         await interaction.response.send_modal(ComposeModal(title=t(lang, "modal_title"), lang=lang, refs=refs))
 
     # ------------------------------------------------------------------------------------------- replies

@@ -1,0 +1,208 @@
+"""Message components: the compose modal, the result buttons (Reroll, Vary, Animate) and the image select.
+
+Buttons and the select are DynamicItems: the job id lives in the custom_id and the job is looked up in the engine's
+store, so they keep working after a restart (as long as the store survives)."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import discord
+
+from bot import actions
+from bot.i18n import language, t
+from bot.render import BotError
+from core import ImageParams, JobRecord, VideoParams
+
+if TYPE_CHECKING:
+    from bot.bot import JimengBot
+
+log = logging.getLogger(__name__)
+
+JOB = r"(?P<job>[A-Za-z0-9_-]{1,64})"
+MAX_MODAL_FILES = 10
+
+
+def _bot(interaction: discord.Interaction) -> JimengBot:
+    return interaction.client  # type: ignore[return-value]
+
+
+async def _record(interaction: discord.Interaction, job_id: str) -> JobRecord:
+    record = await _bot(interaction).engine.store.get(job_id)
+    if record is None:
+        raise BotError("e_job_gone", job=job_id)
+    return record
+
+
+def _asset(record: JobRecord, n: int) -> Any:
+    assets = [a for a in actions.result_assets(record) if a.kind == "image"]
+    if not 1 <= n <= len(assets):
+        raise BotError("e_job_gone", job=record.id)
+    return assets[n - 1]
+
+
+class ComposeModal(discord.ui.Modal):
+    """Prompt + optional extra images; composes from ``refs`` plus the uploads."""
+
+    def __init__(self, *, title: str, lang: str, refs: Sequence[actions.RefSource], prompt: str = "") -> None:
+        super().__init__(title=title[:45], timeout=600)
+        self.refs = list(refs)
+        self.prompt_input: discord.ui.TextInput[Any] = discord.ui.TextInput(
+            custom_id="prompt", style=discord.TextStyle.paragraph, max_length=2000, default=prompt or None
+        )
+        self.upload = discord.ui.FileUpload(
+            custom_id="images", required=False, min_values=0, max_values=MAX_MODAL_FILES
+        )
+        self.add_item(discord.ui.Label(text=t(lang, "modal_prompt"), component=self.prompt_input))
+        self.add_item(
+            discord.ui.Label(
+                text=t(lang, "modal_images"), description=t(lang, "modal_images_desc"), component=self.upload
+            )
+        )
+
+    async def on_submit(self, interaction: discord.Interaction) -> None:
+        bot = _bot(interaction)
+        refs = [*self.refs, *self.upload.values]
+        params = ImageParams(prompt=self.prompt_input.value)
+        await actions.launch_image(bot, interaction, params, refs)
+
+    async def on_error(self, interaction: discord.Interaction, error: Exception) -> None:  # type: ignore[override]
+        await _bot(interaction).report_error(interaction, error)
+
+
+class _JobItem:
+    """Shared callback plumbing: errors go to the bot's one error handler."""
+
+    async def _guarded(self, interaction: discord.Interaction, coro: Any) -> None:
+        try:
+            await coro
+        except Exception as err:
+            await _bot(interaction).report_error(interaction, err)
+
+
+class RerollButton(_JobItem, discord.ui.DynamicItem[discord.ui.Button[Any]], template=rf"jimeng:reroll:{JOB}"):
+    def __init__(self, job_id: str, *, label: str = "Reroll") -> None:
+        super().__init__(
+            discord.ui.Button(
+                label=label, emoji="🔄", style=discord.ButtonStyle.secondary, custom_id=f"jimeng:reroll:{job_id}"
+            )
+        )
+        self.job_id = job_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Button[Any], match: re.Match[str]
+    ) -> RerollButton:
+        return cls(match["job"])
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        async def run() -> None:
+            await actions.reroll(_bot(interaction), interaction, await _record(interaction, self.job_id))
+
+        await self._guarded(interaction, run())
+
+
+class VaryButton(_JobItem, discord.ui.DynamicItem[discord.ui.Button[Any]], template=rf"jimeng:vary:{JOB}:(?P<n>\d+)"):
+    def __init__(self, job_id: str, n: int, *, label: str = "Vary") -> None:
+        super().__init__(
+            discord.ui.Button(
+                label=label, emoji="🪄", style=discord.ButtonStyle.secondary, custom_id=f"jimeng:vary:{job_id}:{n}"
+            )
+        )
+        self.job_id, self.n = job_id, n
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Button[Any], match: re.Match[str]
+    ) -> VaryButton:
+        return cls(match["job"], int(match["n"]))
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        async def run() -> None:
+            record = await _record(interaction, self.job_id)
+            asset = _asset(record, self.n)
+            lang = language(interaction.locale, _bot(interaction).config.locale)
+            prompt = ImageParams.from_spec(record.spec).prompt
+            modal = ComposeModal(title=t(lang, "vary_title", n=self.n), lang=lang, refs=[asset], prompt=prompt)
+            await interaction.response.send_modal(modal)
+
+        await self._guarded(interaction, run())
+
+
+class AnimateButton(
+    _JobItem, discord.ui.DynamicItem[discord.ui.Button[Any]], template=rf"jimeng:animate:{JOB}:(?P<n>\d+)"
+):
+    def __init__(self, job_id: str, n: int, *, label: str = "Animate") -> None:
+        super().__init__(
+            discord.ui.Button(
+                label=label, emoji="🎬", style=discord.ButtonStyle.secondary, custom_id=f"jimeng:animate:{job_id}:{n}"
+            )
+        )
+        self.job_id, self.n = job_id, n
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Button[Any], match: re.Match[str]
+    ) -> AnimateButton:
+        return cls(match["job"], int(match["n"]))
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        async def run() -> None:
+            record = await _record(interaction, self.job_id)
+            asset = _asset(record, self.n)
+            params = VideoParams(prompt=ImageParams.from_spec(record.spec).prompt)
+            await actions.launch_video(_bot(interaction), interaction, params, first=asset)
+
+        await self._guarded(interaction, run())
+
+
+class PickSelect(_JobItem, discord.ui.DynamicItem[discord.ui.Select[Any]], template=rf"jimeng:pick:{JOB}"):
+    """Which image Vary / Animate use: picking one rewrites the buttons' custom ids (state stays on the message)."""
+
+    def __init__(self, job_id: str, *, count: int = 1, chosen: int = 1, lang: str = "en-US") -> None:
+        options = [
+            discord.SelectOption(label=t(lang, "pick_option", n=n), value=str(n), default=n == chosen)
+            for n in range(1, max(1, count) + 1)
+        ]
+        super().__init__(
+            discord.ui.Select(
+                custom_id=f"jimeng:pick:{job_id}", placeholder=t(lang, "pick"), options=options, min_values=1
+            )
+        )
+        self.job_id = job_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Select[Any], match: re.Match[str]
+    ) -> PickSelect:
+        return cls(match["job"], count=max(1, len(item.options)))
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        async def run() -> None:
+            record = await _record(interaction, self.job_id)
+            values = (interaction.data or {}).get("values") or ["1"]  # type: ignore[union-attr]
+            chosen = int(values[0])
+            count = len([a for a in actions.result_assets(record) if a.kind == "image"])
+            lang = language(interaction.locale, _bot(interaction).config.locale)
+            view = result_view(record.id, kind=record.kind, images=count, lang=lang, chosen=chosen)
+            await interaction.response.edit_message(view=view)
+
+        await self._guarded(interaction, run())
+
+
+def result_view(job_id: str, *, kind: str, images: int, lang: str, chosen: int = 1) -> discord.ui.View:
+    """Reroll for every result; with images also Vary / Animate for the chosen one, and a select when several."""
+    view = discord.ui.View(timeout=None)
+    if kind != "video" and images > 1:
+        view.add_item(PickSelect(job_id, count=images, chosen=chosen, lang=lang))
+    view.add_item(RerollButton(job_id, label=t(lang, "reroll")))
+    if kind != "video" and images:
+        view.add_item(VaryButton(job_id, chosen, label=t(lang, "vary", n=chosen)))
+        view.add_item(AnimateButton(job_id, chosen, label=t(lang, "animate", n=chosen)))
+    return view
+
+
+DYNAMIC_ITEMS: tuple[type[discord.ui.DynamicItem[Any]], ...] = (RerollButton, VaryButton, AnimateButton, PickSelect)
