@@ -33,8 +33,8 @@ from core import (
     UploadError,
     UpstreamError,
     UpstreamRejectedError,
+    UpstreamUploadError,
 )
-from core.errors import UpstreamUploadError
 
 # Core's validation codes whose OpenAI code is not the generic "invalid_value".
 _INVALID_CODES = {"no_images": "missing_required_parameter"}

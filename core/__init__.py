@@ -26,6 +26,7 @@ from core.errors import (
     UploadError,
     UpstreamError,
     UpstreamRejectedError,
+    UpstreamUploadError,
 )
 from core.jobs import Job, JobEvent, JobRecord, JobResult, JobState, JobStore, MemoryJobStore
 from core.params import ImageParams, VideoParams
@@ -76,6 +77,7 @@ __all__ = [
     "UploadError",
     "UpstreamError",
     "UpstreamRejectedError",
+    "UpstreamUploadError",
     "VideoParams",
     "mask",
     "parse_tokens",
