@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta
 
-from core.accounts import CHINA_TZ, Account
+from core.accounts import Account
+from core.daily import china_today, seconds_to_reset
 from core.errors import JimengError
 from core.policy import CREDIT_REFRESH_S
 from core.pool import AccountPool
@@ -57,9 +57,7 @@ async def maintain_forever(daily: list[Step], refresh_credits: Step) -> None:
             raise
         except Exception:
             log.exception("daily maintenance failed")
-        now = datetime.now(CHINA_TZ)
-        midnight = datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), CHINA_TZ)
-        wait = min(CREDIT_REFRESH_S, (midnight - now).total_seconds() + 60)
-        await asyncio.sleep(wait)
-        if datetime.now(CHINA_TZ).date() == now.date():
+        day = china_today()
+        await asyncio.sleep(min(CREDIT_REFRESH_S, seconds_to_reset() + 60))
+        if china_today() == day:
             await refresh_credits()
