@@ -225,7 +225,7 @@ class AccountPoller:
                 elif due:
                     t.next_poll_at = now + self.timing.interval(t.kind)
                 return
-            self._not_ready(t, now)
+            self._not_ready(t, now, due)
             return
         view = parse_record(record, t.kind)
         t.server_s = _server_duration(record)
@@ -271,12 +271,19 @@ class AccountPoller:
         else:
             t.start_at = min(t.start_at, now)  # it is generating: it did not start later than now
             t.job.publish(JobState.GENERATING, eta_s=t.eta(now), total=want, finished=min(view.finished, want))
-        self._not_ready(t, now)
+        self._not_ready(t, now, due)
 
-    def _not_ready(self, t: Tracked, now: float) -> None:
-        """Seen not ready at ``now``: a lower bound of its ready time, and the next look from here on."""
+    def _not_ready(self, t: Tracked, now: float, due: bool) -> None:
+        """Seen not ready at ``now``: a lower bound of its ready time, and when to look next. A job seen along with
+        another's poll shortly before its own was due takes that look as its poll: its schedule moves earlier by
+        the difference, so jobs in flight together keep polling in the same requests."""
         t.not_ready_at = now
-        t.next_poll_at = max(t.next_poll_at, next_poll(self.timing, t.kind, t.estimate, start=t.start_at, now=now))
+        ahead = t.next_poll_at - now
+        if not due and ahead > self.timing.max_gap(t.kind):
+            return  # looked at long before its time: it stays on its own schedule
+        at = max(now, t.next_poll_at)
+        upcoming = next_poll(self.timing, t.kind, t.estimate, start=t.start_at, now=at) - (at - now)
+        t.next_poll_at = max(upcoming, now + self.timing.interval(t.kind))
 
     def _settle(
         self,
@@ -300,7 +307,9 @@ class AccountPoller:
     def _learn(self, t: Tracked, now: float) -> None:
         """The job was ready at ``now``: teach the interval it became ready in, if there is one (see module doc)."""
         if t.not_ready_at is None:  # ready at its first look: an upper bound only, never a duration
-            self.timings.early(t.keys)
+            done = t.submitted_at + t.server_s + 1.0 - t.start_at if t.server_s is not None else None
+            if done is not None and t.estimate is not None and done < t.estimate.low:
+                self.timings.early(t.keys)  # upstream's own clock says it was done before the window began
             return
         lo, hi = t.not_ready_at - t.start_at, now - t.start_at
         if t.server_s is not None:  # upstream's finish_time has whole seconds: ready no later than its next second

@@ -212,7 +212,8 @@ class Timings:
             self._changed(key, entry)
 
     def early(self, keys: Sequence[str]) -> None:
-        """A job of a learned key was ready at its first poll: an upper bound only (no duration is taught)."""
+        """A job of a learned key was done before its window began (upstream's finish_time says so): an upper bound
+        only, no duration is taught; two in a row and the next job looks from well before the window."""
         entry = self._by_key.get(keys[0]) if keys else None
         if entry is not None and entry.observations:
             entry.early += 1
