@@ -14,6 +14,7 @@ import os
 import random
 import threading
 from collections.abc import Iterable
+from typing import Any
 
 from PIL import Image
 
@@ -25,13 +26,14 @@ PATH_CATEGORY = {
     "/mweb/v1/get_history_by_ids": "history",
     "/mweb/v1/get_history": "history",
     "/mweb/v1/get_history_queue_info": "history",
+    "/mweb/v1/get_local_item_list": "rendition",
     "/commerce/v1/benefits/user_credit": "credit",
     "/commerce/v1/benefits/credit_receive": "credit",
     "/commerce/v1/benefits/user_credit_history": "credit",
     "/mweb/v1/get_upload_token": "upload",
     "/mweb/v1/get_common_config": "config",
 }
-CATEGORIES = ("submit", "history", "credit", "upload", "config", "other")
+CATEGORIES = ("submit", "history", "rendition", "credit", "upload", "config", "other")
 
 _payloads: dict[tuple[int, int], bytes] = {}
 _lock = threading.Lock()
@@ -68,9 +70,12 @@ def sid(name: str) -> str:
     return hashlib.md5(f"bench-{name}-{os.getpid()}".encode()).hexdigest()
 
 
-async def start_emulator(base_s: float, jitter_s: float = 1.0, *, seed: int = 7) -> FakeJimeng:
+async def start_emulator(base_s: float, jitter_s: float = 1.0, *, seed: int = 7, **switches: Any) -> FakeJimeng:
+    """An emulator whose jobs (images and videos alike) take ``base_s`` + U(0, ``jitter_s``) seconds; ``switches``
+    are the emulator's INVENTED-behaviour switches (``emulator.switches``)."""
     mean = base_s + jitter_s / 2
-    fake = FakeJimeng(image_seconds=mean, video_seconds=mean, jitter=(jitter_s / 2) / mean if mean else 0.0, seed=seed)
+    jitter = (jitter_s / 2) / mean if mean else 0.0
+    fake = FakeJimeng(image_seconds=mean, video_seconds=mean, jitter=jitter, seed=seed, **switches)
     if _realistic:
         fake.render_image = _realistic_webp
     await fake.start()
@@ -101,15 +106,12 @@ def count_requests(
 
 
 def done_at(fake: FakeJimeng, submit_id: str) -> float:
-    job = fake.jobs[submit_id]
-    return job.started + job.duration
+    return fake.done_at(submit_id)
 
 
 def ready_at(fake: FakeJimeng, submit_id: str) -> float:
-    """When every result item was present (status 45 with all items, which the poller harvests), per the emulator's
-    progression in ``emulator.jobs``: item k appears at 0.4 + 0.6·k/(n+1) of the duration."""
-    job = fake.jobs[submit_id]
-    return job.started + job.duration * min(1.0, 0.4 + 0.6 * job.count / (job.count + 1))
+    """When every result item was present (``FakeJimeng.ready_at``, which follows the timeline switches)."""
+    return fake.ready_at(submit_id)
 
 
 def job_by_prompt(fake: FakeJimeng, prompt: str) -> FakeJob | None:

@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from bench import api_bench
-from bench.core_bench import CoreScenario, run_core
+from bench.core_bench import VARIANTS, CoreScenario, run_core
 from bench.emulator import payload_size, start_emulator, use_realistic_images
 from core import Timing
+from emulator import FakeJimeng
 
 GROUPS = ("core", "cpu", "overhead", "inflight", "b64")
 
@@ -29,15 +30,12 @@ class Plan:
 
 FULL = Plan(
     core=(
-        CoreScenario(3, 1, 8),
-        CoreScenario(3, 4, 4),
-        CoreScenario(3, 16, 3),
-        CoreScenario(20, 1, 5),
-        CoreScenario(20, 4, 3),
-        CoreScenario(20, 16, 2),
-        CoreScenario(60, 1, 4),
-        CoreScenario(60, 4, 2),
-        CoreScenario(60, 16, 2),
+        CoreScenario("img20x1", 20, rounds=6),
+        CoreScenario("img20x4", 20, inflight=4, rounds=3, slots=2),
+        CoreScenario("img60x1", 60, rounds=4),
+        CoreScenario("vid60x1", 60, kind="video", rounds=3, jitter_s=3.0),
+        CoreScenario("vid180x1", 180, kind="video", rounds=3, jitter_s=3.0),
+        CoreScenario("img3first", 3, rounds=1, instant_first=False, fresh_engines=3),
     ),
     cpu_jobs=3,
     cpu_base_s=60,
@@ -49,7 +47,13 @@ FULL = Plan(
 )
 
 QUICK = Plan(
-    core=(CoreScenario(3, 1, 3), CoreScenario(3, 4, 2)),
+    core=(
+        CoreScenario("img20x1", 5, rounds=4),
+        CoreScenario("img20x4", 5, inflight=4, rounds=2, slots=2),
+        CoreScenario("img60x1", 10, rounds=3),
+        CoreScenario("vid60x1", 10, kind="video", rounds=3, jitter_s=1.0),
+        CoreScenario("img3first", 3, rounds=1, instant_first=False, fresh_engines=2),
+    ),
     cpu_jobs=2,
     cpu_base_s=3,
     overhead_sequential=5,
@@ -65,29 +69,33 @@ async def run_once(plan: Plan, only: set[str], *, timing: Timing | None = None, 
     parallel on separate emulators/accounts/engines. Phase B (heavy): overhead, 200 in flight, b64_json, one by one."""
     use_realistic_images()
     results: dict[str, Any] = {"started": time.time()}
-    emulators = {}
+    emulators: list[FakeJimeng] = []
     try:
-        bases = sorted({s.base_s for s in plan.core} | ({plan.cpu_base_s} if "cpu" in only else set()))
-        for base in bases:
-            emulators[base] = await start_emulator(base)
         phase_a = []
         if "core" in only:
-            for scn in plan.core:
-                phase_a.append(("core", scn.name, run_core(scn, emulators[scn.base_s], timing=timing)))
+            for variant, switches in VARIANTS.items():
+                switches = dict(switches)
+                jitter = switches.pop("jitter_s", None)
+                for scn in plan.core:
+                    fake = await start_emulator(scn.base_s, jitter if jitter is not None else scn.jitter_s, **switches)
+                    emulators.append(fake)
+                    phase_a.append(("core", (variant, scn.name), run_core(scn, fake, timing=timing, tag=variant)))
         if "cpu" in only:
-            phase_a.append(("cpu", "cpu", api_bench.idle_and_cpu(emulators[plan.cpu_base_s], plan.cpu_jobs, "a")))
+            fake = await start_emulator(plan.cpu_base_s)
+            emulators.append(fake)
+            phase_a.append(("cpu", ("", "cpu"), api_bench.idle_and_cpu(fake, plan.cpu_jobs, "a")))
         if phase_a:
-            log(f"phase A: {len(phase_a)} scenarios in parallel (longest ≈ the 60 s ones)…")
+            log(f"phase A: {len(phase_a)} scenarios in parallel (longest ≈ the slowest video ones)…")
             t0 = time.monotonic()
             outs = await asyncio.gather(*(c for _, _, c in phase_a))
-            for (group, name, _), out in zip(phase_a, outs, strict=True):
+            for (group, (variant, name), _), out in zip(phase_a, outs, strict=True):
                 if group == "core":
-                    results.setdefault("core", {})[name] = out
+                    results.setdefault("core", {}).setdefault(variant, {})[name] = out
                 else:
                     results[group] = out
             log(f"phase A done in {time.monotonic() - t0:.0f} s")
     finally:
-        for fake in emulators.values():
+        for fake in emulators:
             await fake.close()
 
     if "overhead" in only:

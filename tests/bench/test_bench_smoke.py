@@ -11,13 +11,20 @@ from tests.core.support import FAST
 
 
 async def test_smallest_core_scenario_runs_and_reports() -> None:
-    fake = await start_emulator(0.3, jitter_s=0.2)
+    fake = await start_emulator(0.3, jitter_s=0.2, items_during_45=False)
     try:
-        row = await run_core(CoreScenario(0.3, 2, 2), fake, timing=FAST, tag="smoke")
+        row = await run_core(CoreScenario("img20x4", 0.3, inflight=2, rounds=2), fake, timing=FAST, tag="smoke")
     finally:
         await fake.close()
     assert row["jobs"] == 4 and row["images_ok"]
-    assert row["requests"]["submit"] == 4 and row["requests"]["history"] >= 1
-    results = {"core": {row["name"]: row}}
-    assert "core 0.3s x2" in table(results)
-    assert {v["status"] for v in verdicts(results)} <= {"PASS", "FAIL", "SKIP"}
+    assert row["requests"]["submit"] == 4 and row["requests"]["history"] >= 1  # the instant job is left out
+    assert 1 < row["requests_median"] <= row["requests_max"]
+    results = {"core": {"items-only-with-50": {row["name"]: row}}}
+    text = table(results)
+    assert "items-only-with-50" in text and "img20x4" in text
+    statuses = {v["budget"]: v["status"] for v in verdicts(results)}
+    assert statuses["[items-only-with-50] 20 s images, 4 in flight (2 generating): requests per job"] in (
+        "PASS",
+        "FAIL",
+    )
+    assert set(statuses.values()) <= {"PASS", "FAIL", "SKIP"}
