@@ -22,40 +22,22 @@ import aiohttp
 
 from core.engine import Engine
 from core.errors import JimengError
-from core.jobs import Job, JobEvent, JobState
+from core.jobs import Job
 from core.logsafe import setup_logging
 from core.media import RefImage
 from core.params import ImageParams, VideoParams
+from core.progress import follow
 from core.settings import MissingSettingError, load_settings
+from core.store import DiskTimingsStore
 
-BAR = 24
-
-
-def _bar(ev: JobEvent) -> str:
-    if ev.state is JobState.QUEUED and ev.queue_position:
-        text = f"waiting for an account (#{ev.queue_position} in line)"
-    elif ev.state is JobState.PENDING:
-        pos = f" #{ev.queue_position}/{ev.queue_length}" if ev.queue_position else ""
-        text = f"queued on Jimeng{pos}"
-    elif ev.state is JobState.GENERATING:
-        text = f"generating {ev.finished}/{ev.total}" if ev.total else "generating"
-    else:
-        text = ev.state.value
-    frac = ev.finished / ev.total if ev.total else 0.0
-    if ev.state is JobState.SUCCEEDED:
-        frac = 1.0
-    filled = int(frac * BAR)
-    eta = f" ~{ev.eta_s:.0f}s left" if ev.eta_s and not ev.done else ""
-    return f"\r[{'#' * filled}{'-' * (BAR - filled)}] {text} {ev.elapsed_s:5.1f}s{eta}\033[K"
+JOB_COMMANDS = ("imagine", "compose", "video")
 
 
 async def _follow(job: Job, quiet: bool) -> None:
-    async for ev in job.events():
-        if not quiet:
-            sys.stderr.write(_bar(ev))
-            sys.stderr.flush()
-    if not quiet:
-        sys.stderr.write("\n")
+    if quiet:
+        await job.wait_terminal()
+    else:
+        await follow(job, sys.stderr)
 
 
 async def _save(engine: Engine, job: Job, out: Path) -> list[Path]:
@@ -109,8 +91,10 @@ async def _main(a: argparse.Namespace) -> int:
     config.data_dir = None  # one-shot: never resume (and double-poll) the jobs a running bot or API owns
     redactor = setup_logging("WARNING" if a.command != "credits" else settings.log_level)
     redactor.add(*(t.sessionid for t in config.tokens if not isinstance(t, str)))
+    # ...but poll on the timings the service has learned, and teach it back (core/timings.py)
+    store = DiskTimingsStore(settings.data_dir / "jobs.sqlite3") if a.command in JOB_COMMANDS else None
     async with aiohttp.ClientSession() as http:
-        engine = Engine(http, config)
+        engine = Engine(http, config, store=store)
         await engine.start()
         try:
             return await _dispatch(engine, a)

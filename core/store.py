@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from core.jobs import ACTIVE_STATES as ACTIVE
-from core.jobs import JobRecord
+from core.jobs import JobRecord, MemoryJobStore
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -357,3 +357,24 @@ class SqliteJobStore:
     async def forget_files(self, paths: Sequence[str]) -> None:
         if paths:
             await self._write("DELETE FROM files WHERE path = ?", [(p,) for p in paths], many=True)
+
+
+class DiskTimingsStore(MemoryJobStore):
+    """Jobs in memory, learned timings in the SQLite store at ``path``: the admin CLI's one-shot jobs stay out of a
+    running service's store, yet it polls on the timings the service has learned and teaches it back."""
+
+    def __init__(self, path: str | Path) -> None:
+        super().__init__()
+        self._disk = SqliteJobStore(path)
+
+    async def open(self) -> None:
+        await self._disk.open()
+
+    async def close(self) -> None:
+        await self._disk.close()
+
+    async def save_timing(self, key: str, data: dict[str, Any]) -> None:
+        await self._disk.save_timing(key, data)
+
+    async def load_timings(self) -> dict[str, dict[str, Any]]:
+        return await self._disk.load_timings()

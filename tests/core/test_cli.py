@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import os
+import re
+import sqlite3
 import sys
 from pathlib import Path
 
 from PIL import Image
 
+from core import ImageParams
+from core.progress import follow
 from emulator import FakeJimeng
-from tests.core.support import sid
+from tests.core.support import engine_for, sid
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -52,7 +57,7 @@ async def test_cli_imagine_saves_images(fake_jimeng: FakeJimeng, tmp_path: Path)
     for f in files:
         with Image.open(f) as im:
             assert im.size == (2560, 1440)
-    assert "generating" in err or "succeeded" in err  # the progress bar went to stderr
+    assert err.splitlines()[-1].endswith("done")  # the progress went to stderr
     assert sid("cli") not in out + err
 
 
@@ -93,3 +98,57 @@ async def test_cli_refuses_a_socks_proxy_in_one_line(tmp_path: Path) -> None:
     code, _, err = await _cli("credits", env=env, cwd=tmp_path)
     assert code == 2 and "only http(s) proxies" in err and "Traceback" not in err
     assert sid("p") not in err
+
+
+async def test_cli_progress_to_a_pipe_is_plain_lines(fake_jimeng: FakeJimeng, tmp_path: Path) -> None:
+    """Not a terminal: whole lines only — no carriage return, no escape code — and the state is named."""
+    fake_jimeng.add_account(sid("cli"))
+    fake_jimeng.image_seconds = 1.5
+    env = _env(JIMENG_SESSION_IDS=sid("cli"), JIMENG_UPSTREAM_URL=fake_jimeng.url)
+    code, _, err = await _cli(
+        "imagine", "a pipe", "--count", "1", "--out", str(tmp_path / "out"), env=env, cwd=tmp_path
+    )
+    assert code == 0, err
+    assert "\r" not in err and "\x1b" not in err
+    assert not [c for c in err if ord(c) < 32 and c != "\n"], repr(err)
+    lines = err.splitlines()
+    assert any("generating" in line or "queue" in line for line in lines), err
+    assert lines[-1].endswith("done"), err
+
+
+async def test_cli_runs_on_the_timings_the_service_learned(fake_jimeng: FakeJimeng, tmp_path: Path) -> None:
+    """The CLI keeps its jobs out of the data directory's store but reads (and adds to) its learned timings."""
+    fake_jimeng.add_account(sid("cli"))
+    fake_jimeng.image_seconds = 1.5
+    env = _env(JIMENG_SESSION_IDS=sid("cli"), JIMENG_UPSTREAM_URL=fake_jimeng.url, JIMENG_DATA_DIR=str(tmp_path / "d"))
+    history = "/mweb/v1/get_history_by_ids"
+    polls = []
+    for i in range(2):
+        before = len(fake_jimeng.calls(history))
+        code, _, err = await _cli(
+            "imagine", f"run {i}", "--count", "1", "--out", str(tmp_path / "o"), env=env, cwd=tmp_path
+        )
+        assert code == 0, err
+        polls.append(len(fake_jimeng.calls(history)) - before)
+    cold, warm = polls
+    assert warm < cold, polls  # the second process started warm
+    db = sqlite3.connect(tmp_path / "d" / "jobs.sqlite3")
+    try:
+        assert db.execute("SELECT COUNT(*) FROM timings").fetchone()[0] >= 1
+        assert db.execute("SELECT COUNT(*) FROM jobs").fetchone()[0] == 0  # one-shot jobs stay out
+    finally:
+        db.close()
+
+
+async def test_the_live_bar_ticks_while_upstream_says_nothing_new(fake_jimeng: FakeJimeng) -> None:
+    """The terminal bar is redrawn with the clock moving between two events (rich, forced to a terminal)."""
+    fake_jimeng.add_account(sid("live"))
+    fake_jimeng.image_seconds = 1.5
+    stream = io.StringIO()
+    stream.isatty = lambda: True  # type: ignore[method-assign]
+    async with engine_for(fake_jimeng, sid("live")) as engine:
+        job = await engine.imagine(ImageParams(prompt="live", count=1))
+        await follow(job, stream, live=True)
+    out = stream.getvalue()
+    assert "done" in out
+    assert len(set(re.findall(r"0:00:0\d", out))) >= 2, "the elapsed column moved"
