@@ -14,7 +14,14 @@ What it models (beyond answering with valid payloads):
 * interaction webhooks (``@original`` edits, followups): 401/50027 once the token is older than
   15 min (by the fake's clock) or was expired by hand, 10015 before the interaction was acked;
 * uploads: 413/40005 when any file is bigger than the interaction's ``attachment_size_limit``
-  (webhooks) or the guild's upload limit (channel posts);
+  (webhooks) or the guild's upload limit (channel posts), 413/40005 when a request body is over
+  ``MAX_REQUEST_BYTES`` (25 MiB, whatever the per-file limit), 400/50035 for more than
+  ``MAX_ATTACHMENTS`` (10) files in one message;
+* mentions: every message the bot *creates* is checked against Discord's allowed-mentions rule
+  (no ``allowed_mentions`` = ping everything the content names: @everyone/@here, roles, users, and
+  the replied-to author) and the would-be pings are recorded in ``fake.pings`` (edits never ping);
+* edits: 5 edits per 5 s per message (wall clock), the 6th gets a 429 with ``Via`` and
+  ``retry_after`` (discord.py waits and retries; ``fake.edit_429s`` counts them);
 * channel posts: 403/50013 when the bot lacks VIEW_CHANNEL/SEND_MESSAGES/ATTACH_FILES in the
   channel (computed from roles and overwrites) or when ``channel_posts_forbidden`` is switched on;
 * injected failures per route (``fail_next``) and 429s carrying ``Via: 1.1 google`` so discord.py
@@ -53,6 +60,8 @@ __all__ = [
     "INTENT_GUILD_MEMBERS",
     "INTENT_GUILD_MESSAGES",
     "INTENT_MESSAGE_CONTENT",
+    "MAX_ATTACHMENTS",
+    "MAX_REQUEST_BYTES",
     "Call",
     "Channel",
     "FakeClock",
@@ -63,6 +72,7 @@ __all__ = [
     "Member",
     "MiB",
     "Perm",
+    "Ping",
     "Role",
     "User",
     "snowflake",
@@ -73,6 +83,9 @@ JSONDict = dict[str, Any]
 DISCORD_EPOCH_MS = 1_420_070_400_000
 MiB = 1024 * 1024
 _counter = itertools.count(1)
+MAX_REQUEST_BYTES = 25 * MiB  # 26,214,400: Discord refuses a larger request body, whatever the per-file limit
+MAX_ATTACHMENTS = 10  # files per message
+EDITS_PER_WINDOW, EDIT_WINDOW_S = 5, 5.0  # per message
 
 
 class Perm:
@@ -176,6 +189,7 @@ class Call:
     files: list[FileInfo]
     headers: dict[str, str]
     time: float
+    size: int = 0  # bytes of the request body (all multipart parts)
     status: int | None = None  # set once the fake has answered
     response: Any = None
     injected: bool = False  # answered by fail_next / rate_limit
@@ -188,6 +202,18 @@ class Call:
         return (method in (None, "*") or self.method == method.upper()) and (
             route_substr in self.route or route_substr in self.path
         )
+
+
+@dataclass
+class Ping:
+    """Who a created message would notify, by Discord's allowed-mentions rule."""
+
+    message_id: str
+    route: str
+    everyone: bool  # @everyone or @here
+    roles: list[int]
+    users: list[int]
+    content: str
 
 
 @dataclass
@@ -498,6 +524,13 @@ class _Reply(Exception):
         self.status, self.body, self.headers = status, body, dict(headers or {})
 
 
+def _too_many_files() -> _Reply:
+    errors = {
+        "_errors": [{"code": "BASE_TYPE_MAX_LENGTH", "message": f"Must be {MAX_ATTACHMENTS} or fewer in length."}]
+    }
+    return _Reply(400, {"message": "Invalid Form Body", "code": 50035, "errors": {"attachments": errors}})
+
+
 def _fail(status: int, code: int, message: str) -> _Reply:
     return _Reply(status, {"message": message, "code": code})
 
@@ -542,6 +575,11 @@ class FakeDiscord:
         self.dms_closed: set[int] = set()
 
         self.calls: list[Call] = []
+        #: would-be notifications of every message the bot created (see ``_record_pings``)
+        self.pings: list[Ping] = []
+        #: 429s the per-message edit limit answered
+        self.edit_429s = 0
+        self._edits: dict[str, list[float]] = {}
         self.identifies: list[JSONDict] = []
         self.command_syncs: list[CommandSync] = []
         self.registered_commands: dict[int | None, list[JSONDict]] = {}
@@ -1135,6 +1173,8 @@ class FakeDiscord:
             keep = {str(a.get("id")) for a in body["attachments"] if isinstance(a, dict)}
             msg["attachments"] = [a for a in msg.get("attachments", []) if str(a["id"]) in keep]
         if files:
+            if len(msg.get("attachments", [])) + len(files) > MAX_ATTACHMENTS:
+                raise _too_many_files()
             msg["attachments"] = [
                 *msg.get("attachments", []),
                 *self._uploaded_attachments(files, body, msg["channel_id"]),
@@ -1145,6 +1185,44 @@ class FakeDiscord:
             if channel is not None:
                 msg["mentions"] = [self._mention_payload(channel, uid) for uid in ids if uid in self.users]
         return msg
+
+    def _record_pings(self, msg: JSONDict, body: JSONDict | None, route: str) -> None:
+        """Discord's rule for a new message: without ``allowed_mentions`` everything the content names pings
+        (and a reply pings the replied-to author); with it, only what ``parse`` / ``users`` / ``roles`` /
+        ``replied_user`` allow. Bots never ping themselves."""
+        body = body or {}
+        content = body.get("content") or ""
+        am = body.get("allowed_mentions")
+        if am is None:
+            parse, users_ok, roles_ok, replied_user = {"everyone", "roles", "users"}, set(), set(), True
+        else:
+            parse = set(am.get("parse") or [])
+            users_ok = {int(u) for u in am.get("users") or []}
+            roles_ok = {int(r) for r in am.get("roles") or []}
+            replied_user = bool(am.get("replied_user", False))
+        named_users = {int(x) for x in re.findall(r"<@!?(\d+)>", content)}
+        users = {u for u in named_users if "users" in parse or u in users_ok}
+        ref = msg.get("referenced_message")
+        if ref and replied_user:
+            users.add(int(ref["author"]["id"]))
+        users.discard(self.bot_user.id)
+        roles = {int(r) for r in re.findall(r"<@&(\d+)>", content) if "roles" in parse or int(r) in roles_ok}
+        everyone = "everyone" in parse and re.search(r"@(everyone|here)\b", content) is not None
+        if everyone or roles or users:
+            self.pings.append(Ping(msg["id"], route, everyone, sorted(roles), sorted(users), content))
+
+    def _check_edit_rate(self, message_id: str) -> None:
+        """5 edits per 5 s per message (wall clock); the next gets a 429 that discord.py waits out and retries."""
+        now = time.monotonic()
+        recent = [t for t in self._edits.get(message_id, []) if now - t < EDIT_WINDOW_S]
+        if len(recent) >= EDITS_PER_WINDOW:
+            self._edits[message_id] = recent
+            self.edit_429s += 1
+            retry = round(EDIT_WINDOW_S - (now - recent[0]), 3)
+            body = {"message": "You are being rate limited.", "retry_after": retry, "global": False}
+            headers = {"Via": "1.1 google", "Retry-After": str(max(1, round(retry))), "X-RateLimit-Scope": "user"}
+            raise _Reply(429, body, headers)
+        self._edits[message_id] = [*recent, now]
 
     async def _echo(self, event: str, msg: JSONDict) -> None:
         if not self.echo_bot_messages or msg.get("flags", 0) & FLAG_EPHEMERAL:
@@ -1690,13 +1768,15 @@ class FakeDiscord:
             self._routes.append((method, re.compile(rx), template, handler))
 
     @staticmethod
-    async def _read_body(request: web.Request) -> tuple[Any, list[FileInfo]]:
+    async def _read_body(request: web.Request) -> tuple[Any, list[FileInfo], int]:
         files: list[FileInfo] = []
         if request.content_type.startswith("multipart/"):
             payload: Any = None
+            size = 0
             reader = await request.multipart()
             async for part in reader:
                 raw = await part.read()  # type: ignore[union-attr]
+                size += len(raw)
                 name = part.name or ""
                 if name == "payload_json":
                     payload = json.loads(raw)
@@ -1711,9 +1791,9 @@ class FakeDiscord:
                             data=bytes(raw),
                         )
                     )
-            return payload, files
+            return payload, files, size
         raw = await request.read()
-        return (json.loads(raw) if raw else None), files
+        return (json.loads(raw) if raw else None), files, len(raw)
 
     async def _cdn(self, request: web.Request) -> web.Response:
         name = request.match_info["name"]
@@ -1734,7 +1814,7 @@ class FakeDiscord:
     async def _rest(self, request: web.Request) -> web.StreamResponse:
         path = "/" + request.match_info["tail"]
         method = request.method
-        body, files = await self._read_body(request)
+        body, files, size = await self._read_body(request)
         handler: Handler | None = None
         params: dict[str, str] = {}
         route = f"{method} {path} <unmatched>"
@@ -1742,7 +1822,7 @@ class FakeDiscord:
             if m == method and (mt := rx.fullmatch(path)):
                 handler, params, route = h, mt.groupdict(), f"{method} {template}"
                 break
-        call = Call(method, route, path, dict(request.query), body, files, dict(request.headers), self.clock())
+        call = Call(method, route, path, dict(request.query), body, files, dict(request.headers), self.clock(), size)
         self.calls.append(call)
         headers: dict[str, str] = {}
         try:
@@ -1755,6 +1835,10 @@ class FakeDiscord:
                 raise _Reply(injection.status, injection.body, injection.headers)
             if handler is None:
                 raise _fail(404, 0, "404: Not Found")
+            if size > MAX_REQUEST_BYTES:
+                raise _fail(413, 40005, "Request entity too large")
+            if len(files) > MAX_ATTACHMENTS:
+                raise _too_many_files()
             bot_route = not route.split(" ", 1)[1].startswith(("/interactions/", "/webhooks/"))
             if bot_route and request.headers.get("Authorization") != f"Bot {self.token}":
                 raise _fail(401, 0, "401: Unauthorized")
@@ -1864,6 +1948,7 @@ class FakeDiscord:
             )
             if rtype == 4:
                 self._apply_body(msg, rdata, files, edit=False)
+                self._record_pings(msg, rdata, "callback")
             ix.original_id = msg["id"]
             info["response_message_id"] = msg["id"]
             resource["message"] = self._visible(msg, None)
@@ -1872,6 +1957,7 @@ class FakeDiscord:
             mid = ix.payload["message"]["id"]
             ix.original_id = mid
             if rtype == 7 and mid in self.messages:
+                self._check_edit_rate(mid)
                 msg = self._apply_body(self.messages[mid], rdata, files, edit=True)
                 resource["message"] = self._visible(msg, None)
                 echo = ("MESSAGE_UPDATE", msg)
@@ -1925,6 +2011,7 @@ class FakeDiscord:
             )
             self._apply_body(msg, body, files, edit=False)
             event = "MESSAGE_CREATE"
+        self._record_pings(msg, body, "followup")
         await self._echo(event, msg)
         if request.query.get("wait", "").lower() not in ("1", "true"):
             return 204, None
@@ -1944,6 +2031,7 @@ class FakeDiscord:
             del self.messages[msg["id"]]
             await self._echo("MESSAGE_DELETE", msg)
             return 204, None
+        self._check_edit_rate(msg["id"])
         self._apply_body(msg, body, files, edit=True)
         await self._echo("MESSAGE_UPDATE", msg)
         return 200, self._visible(msg, None)
@@ -2026,6 +2114,7 @@ class FakeDiscord:
             ref = self.messages.get(str(body["message_reference"].get("message_id")))
         msg = self._message(channel, self.bot_user, reference=ref)
         self._apply_body(msg, body, files, edit=False)
+        self._record_pings(msg, body, "channel")
         await self._echo("MESSAGE_CREATE", msg)
         return 200, self._visible(msg, None)
 
@@ -2063,6 +2152,7 @@ class FakeDiscord:
             raise _fail(403, 50005, "Cannot edit a message authored by another user")
         if channel.guild_id is not None:
             self._check_sizes(files, self.guilds[channel.guild_id].filesize_limit)
+        self._check_edit_rate(msg["id"])
         self._apply_body(msg, body, files, edit=True)
         await self._echo("MESSAGE_UPDATE", msg)
         return 200, self._visible(msg, None)
