@@ -52,8 +52,10 @@ class ApiError(Exception):
         code: str | None = None,
         param: str | None = None,
         retry_after: float | None = None,
+        close: bool = False,
     ) -> None:
         super().__init__(message)
+        self.close = close  # the connection cannot carry another request (its body was unreadable)
         self.status = status
         self.message = message
         self.type = type
@@ -68,7 +70,10 @@ class ApiError(Exception):
         headers: dict[str, str] = {}
         if self.retry_after is not None:
             headers["Retry-After"] = str(max(1, math.ceil(self.retry_after)))
-        return web.json_response(self.body(), status=self.status, headers=headers)
+        resp = web.json_response(self.body(), status=self.status, headers=headers)
+        if self.close:
+            resp.force_close()
+        return resp
 
 
 def bad_request(message: str, param: str | None = None, code: str | None = "invalid_value") -> ApiError:
@@ -122,10 +127,15 @@ def from_validation(exc: ValidationError, *, renames: Mapping[str, str] | None =
 
 @contextmanager
 def renamed_params(renames: Mapping[str, str]) -> Iterator[None]:
-    """Report a core ``InvalidRequestError`` under the name the caller used (``duration`` → ``seconds``)."""
+    """Report a core ``InvalidRequestError`` under the name the caller used (``duration`` → ``seconds``); an unusable
+    reference image (``UploadError``, param ``image``) too, when ``image`` is renamed."""
     try:
         yield
     except InvalidRequestError as err:
         if err.param is not None and err.param in renames:
             err.param = renames[err.param]
         raise
+    except UploadError as err:
+        if isinstance(err, UpstreamUploadError) or "image" not in renames:
+            raise
+        raise ApiError(400, err.message, param=renames["image"], code="invalid_image") from None

@@ -18,6 +18,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from api.settings import JSON_MAX_INT_DIGITS as MAX_INT_DIGITS
+
 _BAREWORDS = {"True": "true", "False": "false", "None": "null", "true": "true", "false": "false", "null": "null"}
 _OPEN_QUOTES = {"'": "'", "\u201c": "\u201d"}
 _WORD_START = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_$")
@@ -34,20 +36,37 @@ class LenientJSONError(ValueError):
         self.pos = pos
 
 
-def loads(text: str | bytes) -> Any:
-    """Parse JSON, repairing common slips outside strings. Raises LenientJSONError."""
+def loads(text: str | bytes, *, allow_repair: bool = True) -> Any:
+    """Parse JSON, repairing common slips outside strings (unless ``allow_repair`` is false: strict JSON only).
+    Raises LenientJSONError, also for nesting deeper than the interpreter's recursion limit."""
     if isinstance(text, bytes | bytearray):
         try:
             text = bytes(text).decode("utf-8-sig")
         except UnicodeDecodeError as exc:
             raise LenientJSONError("the body is not UTF-8", exc.start) from None
     try:
-        return json.loads(text)
+        return _strict(text)
     except json.JSONDecodeError as first:
+        if not allow_repair:
+            raise LenientJSONError(first.msg, first.pos) from None
         try:
-            return json.loads(repair(text))
+            return _strict(repair(text))
         except (json.JSONDecodeError, _Unterminated):
             raise LenientJSONError(first.msg, first.pos) from None
+
+
+def _int(digits: str) -> int | float:
+    """A JSON integer; one too long for ``int()`` (4,300 digits) becomes ±inf, which validation refuses by name."""
+    if len(digits) <= MAX_INT_DIGITS:
+        return int(digits)
+    return float("-inf") if digits.startswith("-") else float("inf")
+
+
+def _strict(text: str) -> Any:
+    try:
+        return json.loads(text, parse_int=_int)
+    except RecursionError:
+        raise LenientJSONError("the JSON is nested too deeply", 0) from None
 
 
 class _Unterminated(Exception):

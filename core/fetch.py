@@ -118,7 +118,11 @@ async def _fetch(url: str, http: aiohttp.ClientSession, policy: FetchPolicy) -> 
                 raise ImageRefused(f"the server answered HTTP {status} without a Location")
             if hop >= policy.max_redirects:
                 break
-            current = current.join(URL(location))
+            try:
+                current = current.join(URL(location))
+                _ = current.port  # a malformed port in a redirect raises here, not deep in the client
+            except ValueError as exc:
+                raise ImageRefused("a redirect led to a malformed URL") from exc
             continue
         if status != 200:
             raise ImageRefused(f"the server answered HTTP {status}")

@@ -65,7 +65,13 @@ class RefImage:
     @classmethod
     def from_url(cls, url: str) -> RefImage:
         u = url.strip()
-        parsed = URL(u) if "://" in u else None
+        try:
+            u.encode("utf-8")
+            parsed = URL(u) if "://" in u else None
+            _ = parsed.port if parsed is not None else None  # a non-numeric or out-of-range port raises here
+        except (ValueError, UnicodeError) as exc:
+            reason = str(exc).removeprefix("Invalid URL: ")[:100] if isinstance(exc, ValueError) else "not text"
+            raise InvalidRequestError(f"a reference image URL is malformed ({reason})", param="image") from None
         if parsed is None or parsed.scheme not in ("http", "https") or not parsed.host:
             raise InvalidRequestError("a reference image URL must be an absolute http(s) URL", param="image")
         return cls("url", url=u, name=parsed.name or None)

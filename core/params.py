@@ -183,17 +183,31 @@ def _pick_model(registry: Registry, name: str | None, default: str, kind: str, r
     return model
 
 
-def _check_prompt(prompt: str, *, required: bool) -> str:
-    text = prompt.strip()
-    if required and not text:
-        raise InvalidRequestError("the prompt is empty", param="prompt", code="prompt_empty")
+def _check_text(text: str, param: str) -> str:
+    """Text Jimeng can take: encodable as UTF-8 (a lone surrogate such as ``"\\ud800"`` is not) and not over
+    ``MAX_PROMPT_CHARS``. Checked here, once, so every front end refuses it before a job exists."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidRequestError(
+            f"the {param.replace('_', ' ')} is not valid Unicode text (it contains a lone surrogate)",
+            param=param,
+            code="invalid_text",
+        ) from None
     if len(text) > MAX_PROMPT_CHARS:
         raise InvalidRequestError(
-            f"the prompt is longer than {MAX_PROMPT_CHARS} characters",
-            param="prompt",
-            code="prompt_too_long",
+            f"the {param.replace('_', ' ')} is longer than {MAX_PROMPT_CHARS} characters",
+            param=param,
+            code="prompt_too_long" if param == "prompt" else "text_too_long",
             details={"max": MAX_PROMPT_CHARS},
         )
+    return text
+
+
+def _check_prompt(prompt: str, *, required: bool) -> str:
+    text = _check_text(prompt.strip(), "prompt")
+    if required and not text:
+        raise InvalidRequestError("the prompt is empty", param="prompt", code="prompt_empty")
     return text
 
 
@@ -291,7 +305,7 @@ def validate_image(
     return ImageSpec(
         model=model,
         prompt=prompt,
-        negative_prompt=params.negative_prompt.strip(),
+        negative_prompt=_check_text(params.negative_prompt.strip(), "negative_prompt"),
         ratio=ratio,
         width=width,
         height=height,

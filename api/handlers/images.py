@@ -45,7 +45,7 @@ async def compositions(request: web.Request) -> web.StreamResponse:
     fields = dict(form.fields)
     fields["images"] = as_list(fields.get("images")) + as_list(fields.pop("image", None))
     req = parse(CompositionRequest, fields)
-    return await _compose(request, req, refs(req.image_values(), files))
+    return await _compose(request, req, refs(req.image_values(), files), renames={"image": "images"})
 
 
 async def edits(request: web.Request) -> web.StreamResponse:
@@ -79,7 +79,7 @@ async def _compose(
 
     with renamed_params(renames or {}):
         job = await launch(request, start)
-    result = await job.wait()
+        result = await job.wait()
     extra = {
         "input_images": len(images),
         "composition_type": "multi_image_synthesis" if len(images) > 1 else "single_image_transform",

@@ -145,6 +145,21 @@ def test_parse_picks_the_kind_and_never_a_local_path() -> None:
             RefImage.parse(bad)
 
 
+def test_malformed_urls_are_invalid_requests_naming_the_image() -> None:
+    """Issue #13: yarl's ValueError for these used to escape as an unexpected error (a 500 at the API)."""
+    for bad in (
+        "http://127.0.0.1:1\\@example.com/r.png",
+        "http://example.com:abc/r.png",
+        "http://example.com:99999/r.png",
+        "http://[::1/r.png",
+        "http://example.com/\ud800.png",
+    ):
+        with pytest.raises(InvalidRequestError) as exc:
+            RefImage.parse(bad)
+        assert exc.value.param == "image", bad
+        assert "malformed" in exc.value.message, bad
+
+
 def test_parse_takes_a_local_path_only_when_the_caller_allows_it(tmp_path: Path) -> None:
     f = tmp_path / "cat.png"
     f.write_bytes(png())
