@@ -75,24 +75,40 @@ def waiting_text(lang: str, pos: int, total: int, *, prompt: str = "", warning: 
     return _compose(prompt, t(lang, "waiting", pos=pos, total=max(pos, total)), warning)
 
 
-def status_text(ev: JobEvent, lang: str, *, kind: str = "image", prompt: str = "", warning: str | None = None) -> str:
-    """One status line per job state; the text changes only when something a member cares about changes."""
+def status_text(
+    ev: JobEvent,
+    lang: str,
+    *,
+    kind: str = "image",
+    prompt: str = "",
+    warning: str | None = None,
+    elapsed_s: float | None = None,
+    eta_s: float | None = None,
+) -> str:
+    """One status line per job state, with the time waited so far when ``elapsed_s`` is given (it ticks at the
+    status interval, so the message moves even while upstream says nothing new). ``eta_s`` overrides the event's
+    ETA (the caller counts it down)."""
     state = ev.state
-    if state is JobState.QUEUED:
+    eta = ev.eta_s if eta_s is None else eta_s
+    if state is JobState.QUEUED and not ev.queue_position:  # no line to wait in: an account is being taken
+        line = t(lang, "starting")
+    elif state is JobState.QUEUED:
         line = t(lang, "queued", where=_where(lang, ev.queue_position, ev.queue_length), eta="")
     elif state is JobState.UPLOADING:
         line = t(lang, "uploading")
     elif state is JobState.SUBMITTING:
         line = t(lang, "submitting")
     elif state is JobState.PENDING:
-        line = t(lang, "pending", where=_where(lang, ev.queue_position, ev.queue_length), eta=_eta(lang, ev.eta_s))
+        line = t(lang, "pending", where=_where(lang, ev.queue_position, ev.queue_length), eta=_eta(lang, eta))
     elif state is JobState.GENERATING:
         if kind == "video":
-            line = t(lang, "generating_video", eta=_eta(lang, ev.eta_s))
+            line = t(lang, "generating_video", eta=_eta(lang, eta))
         else:
-            line = t(lang, "generating", done=ev.finished, total=ev.total or "?", eta=_eta(lang, ev.eta_s))
+            line = t(lang, "generating", done=ev.finished, total=ev.total or "?", eta=_eta(lang, eta))
     else:
         line = t(lang, "delivering")
+    if elapsed_s is not None:
+        line += t(lang, "elapsed", s=int(elapsed_s))
     return _compose(prompt, line, warning)
 
 
@@ -112,6 +128,14 @@ def missing_post_permissions(perms: discord.Permissions) -> list[str]:
 
 
 # ----------------------------------------------------------------------------------------------- results
+def _time(lang: str, result: JobResult, waited_s: float | None) -> str:
+    """The whole wait the member saw (from the command; else the job's own time), with Jimeng's generation apart."""
+    total = max(waited_s or 0.0, result.elapsed_s)
+    if result.generation_s is None:
+        return t(lang, "seconds", s=f"{total:.1f}")
+    return t(lang, "time_split", total=f"{total:.1f}", gen=f"{result.generation_s:.1f}")
+
+
 def link_expiry(url: str) -> int | None:
     """The ``x-expires`` epoch of a signed Jimeng URL, when it carries one."""
     try:
@@ -129,6 +153,7 @@ def result_embed(
     result: JobResult,
     job_id: str,
     links: Sequence[tuple[str, str]] = (),
+    waited_s: float | None = None,
 ) -> discord.Embed:
     """The embed that goes with a result: prompt, model, size, time; links for files too large to upload."""
     title = t(lang, {"image": "image_title", "compose": "compose_title"}.get(kind, "video_title"))
@@ -139,7 +164,7 @@ def result_embed(
     embed.add_field(name=t(lang, "f_model"), value=result.model or "?", inline=True)
     if result.width and result.height:
         embed.add_field(name=t(lang, "f_size"), value=f"{result.width}×{result.height}", inline=True)
-    embed.add_field(name=t(lang, "f_time"), value=t(lang, "seconds", s=f"{result.elapsed_s:.1f}"), inline=True)
+    embed.add_field(name=t(lang, "f_time"), value=_time(lang, result, waited_s), inline=True)
     if links:
         lines = []
         for name, url in links:

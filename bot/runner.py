@@ -20,7 +20,7 @@ from bot.delivery import Plan, plan_delivery
 from bot.i18n import language
 from bot.render import delivering_text, error_text, is_expected, result_embed, status_text, waiting_text
 from bot.surfaces import ChannelSurface, Surface, SurfaceGone
-from core import AuthError, Job, JobResult
+from core import AuthError, Job, JobEvent, JobResult, JobState
 
 if TYPE_CHECKING:
     from bot.bot import JimengBot
@@ -86,6 +86,14 @@ class StatusUpdater:
             await self._task
 
 
+async def _tick(status: StatusUpdater, shown: list[Callable[[], str]], interval: float) -> None:
+    """Re-render the status at every interval; StatusUpdater edits only when the text changed."""
+    while True:
+        await asyncio.sleep(interval)
+        if shown:
+            status.set(shown[0]())
+
+
 StartJob = Callable[[dict[str, Any]], Awaitable[Job]]
 
 
@@ -129,20 +137,42 @@ class Runner:
         status = StatusUpdater(surface.edit, bot.config.status_interval)
         job: Job | None = None
         started = time.monotonic()
+        # What the status says is re-rendered at every status interval (the time waited moves, the ETA counts
+        # down): an edit of our own message, never a request to Jimeng.
+        shown: list[Callable[[], str]] = []
+
+        def show(render: Callable[[], str]) -> None:
+            shown[:] = [render]
+            status.set(render())
+
+        def event_text(ev: JobEvent, seen_at: float) -> Callable[[], str]:
+            def render() -> str:
+                now = time.monotonic()
+                eta = None if ev.eta_s is None else max(0.0, ev.eta_s - (now - seen_at))
+                return status_text(
+                    ev, lang, kind=kind, prompt=prompt, warning=warning, elapsed_s=now - started, eta_s=eta
+                )
+
+            return render
+
+        ticker = asyncio.create_task(_tick(status, shown, bot.config.status_interval), name="status-tick")
         try:
 
             def waiting(pos: int, total: int) -> None:
-                status.set(waiting_text(lang, pos, total, prompt=prompt, warning=warning))
+                show(lambda: waiting_text(lang, pos, total, prompt=prompt, warning=warning))
 
+            show(event_text(JobEvent("", JobState.QUEUED), started))  # at once, right after the defer
             async with bot.queue.slot(surface.user_id, on_position=waiting):
                 job = await start(owner)
                 async for ev in job.events():
                     if ev.done:
                         break
-                    status.set(status_text(ev, lang, kind=kind, prompt=prompt, warning=warning))
+                    show(event_text(ev, time.monotonic()))
                 result = await job.wait()
-            status.set(delivering_text(lang, prompt=prompt, warning=warning))
-            embed, plan, view = await self._package(surface, job, kind=kind, prompt=prompt, result=result)
+            show(lambda: delivering_text(lang, prompt=prompt, warning=warning))
+            embed, plan, view = await self._package(
+                surface, job, kind=kind, prompt=prompt, result=result, waited_s=time.monotonic() - started
+            )
             await status.close()
             await surface.deliver(embed=embed, plan=plan, view=view)
             await bot.engine.mark_delivered(job.id)
@@ -167,15 +197,25 @@ class Runner:
             if job is not None:
                 await bot.engine.mark_delivered(job.id)
         finally:
+            ticker.cancel()
             await status.close()
 
     async def _package(
-        self, surface: Surface, job: Job, *, kind: str, prompt: str, result: JobResult
+        self,
+        surface: Surface,
+        job: Job,
+        *,
+        kind: str,
+        prompt: str,
+        result: JobResult,
+        waited_s: float | None = None,
     ) -> tuple[discord.Embed, Plan, discord.ui.View]:
         """A result as a surface posts it: the files (re-encoded or linked to fit its limit), the embed, the buttons."""
         plan = await plan_delivery(self.bot.engine, result.assets, surface.limit, stem=f"jimeng_{job.id}")
         lang = surface.lang
-        embed = result_embed(lang, kind=kind, prompt=prompt, result=result, job_id=job.id, links=plan.links)
+        embed = result_embed(
+            lang, kind=kind, prompt=prompt, result=result, job_id=job.id, links=plan.links, waited_s=waited_s
+        )
         view = result_view(job.id, kind=kind, images=len(result.images), lang=lang)
         return embed, plan, view
 

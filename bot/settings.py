@@ -45,7 +45,8 @@ class DiscordSettings(BaseSettings):
     member_jobs: int = Field(default=2, ge=1, le=10)
     member_queue: int = Field(default=5, ge=0, le=50)
     max_running: int = Field(default=0, ge=0, le=200)
-    status_interval: float = Field(default=3.0, ge=0.5, le=60)
+    # Discord allows about 5 edits per 5 s on one message: never below 1.5 s (issue #11)
+    status_interval: float = Field(default=3.0, ge=1.5, le=60)
     message_content: bool = False
     locale: str = "en-US"
     admin_channel_id: int | None = None

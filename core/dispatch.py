@@ -270,6 +270,7 @@ class Dispatcher:
                 log.info("job %s: resuming on %s (%s)", job.id, acc.masked, "unconfirmed" if unconfirmed else "running")
             else:
                 unconfirmed, answer = await self._submit(job, acc, kind, body)
+            accepted = self._clock()
             future = self._poller(acc).track(  # publishes PENDING, with upstream's queue place and the ETA
                 job,
                 kind=kind,
@@ -303,6 +304,7 @@ class Dispatcher:
             elapsed_s=round(job.elapsed_s, 3),
             partial=partial,
             notes=spec.notes,
+            generation_s=None if resumed else round(self._clock() - accepted, 3),
         )
 
     async def _better_video(self, acc: Account, assets: list[Asset]) -> list[Asset]:

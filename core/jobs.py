@@ -44,6 +44,7 @@ class JobResult:
     elapsed_s: float = 0.0
     partial: bool = False
     notes: tuple[str, ...] = ()
+    generation_s: float | None = None  # from Jimeng accepting the job to its result (the rest of elapsed_s is ours)
 
     @property
     def images(self) -> list[Asset]:
@@ -64,6 +65,7 @@ class JobResult:
             "elapsed_s": self.elapsed_s,
             "partial": self.partial,
             "notes": list(self.notes),
+            "generation_s": self.generation_s,
         }
 
     @classmethod
@@ -78,6 +80,7 @@ class JobResult:
             elapsed_s=d.get("elapsed_s", 0.0),
             partial=d.get("partial", False),
             notes=tuple(d.get("notes", ())),
+            generation_s=d.get("generation_s"),
         )
 
 

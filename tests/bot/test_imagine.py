@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import itertools
+import re
 
 from PIL import Image
 
@@ -107,3 +108,24 @@ async def test_missing_channel_permissions_are_said_when_the_job_starts(world: W
         ix = await fake.slash("imagine", {"prompt": "perm", "count": 1})
         await result(fake, ix)
     assert "missing: Attach Files" in status_patches(ix)[0].json["content"]
+
+
+async def test_the_status_moves_while_upstream_says_nothing_new(world: World) -> None:
+    """First status right after the defer (not "waiting for a free account" when one is free), then edits as the
+    time waited moves even while the job's upstream state stays the same; the result's Time splits generation."""
+    world.jimeng.image_seconds = 4.0
+    world.jimeng.switches.status_45 = False  # 42 all along: upstream has nothing new to say until the end
+    bot = world.bot(status_interval=0.3)
+    async with run_bot(bot, fake=world.discord) as fake:
+        ix = await fake.slash("imagine", {"prompt": "a slow fox", "count": 1})
+        cb = await ix.wait_callback()
+        msg = await result(fake, ix)
+
+    statuses = status_patches(ix)
+    texts = [c.json["content"] for c in statuses]
+    assert statuses[0].time - cb.time < 1.0
+    assert "free Jimeng account" not in texts[0], texts[0]
+    same_state = [re.sub(r" · \d+ s", "", t) for t in texts if "Generating" in t]
+    assert len(same_state) >= 3 and len(set(same_state)) == 1, texts  # only the clock moved
+    fields = {f["name"]: f["value"] for f in msg["embeds"][0]["fields"]}
+    assert "generation" in fields["Time"], fields["Time"]
