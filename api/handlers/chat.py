@@ -13,6 +13,7 @@ import json
 import logging
 import time
 from collections.abc import AsyncGenerator, AsyncIterator
+from dataclasses import replace
 from typing import Any
 
 from aiohttp import web
@@ -108,8 +109,10 @@ def markdown(result: JobResult) -> str:
     return "\n\n".join(lines)
 
 
-def describe(ev: JobEvent, kind: str) -> str:
-    """One progress line for people."""
+def describe(ev: JobEvent, kind: str, *, ticking: bool = False) -> str:
+    """One progress line for people (``ticking``: a repeat of the last one, without its now stale ETA)."""
+    if ticking:
+        ev = replace(ev, eta_s=None)
     if ev.state is JobState.QUEUED:
         return f"⏳ waiting for a free account (#{ev.queue_position} in line)" if ev.queue_position else "⏳ queued"
     if ev.state is JobState.UPLOADING:
@@ -117,9 +120,10 @@ def describe(ev: JobEvent, kind: str) -> str:
     if ev.state is JobState.SUBMITTING:
         return "📨 submitting to Jimeng"
     if ev.state is JobState.PENDING:
+        eta = f", about {ev.eta_s:.0f} s left" if ev.eta_s else ""
         if ev.queue_position:
-            return f"⏳ in Jimeng's queue (#{ev.queue_position}/{ev.queue_length or '?'})"
-        return "⏳ in Jimeng's queue"
+            return f"⏳ in Jimeng's queue (#{ev.queue_position}/{ev.queue_length or '?'}){eta}"
+        return f"⏳ in Jimeng's queue{eta}"
     if ev.state is JobState.GENERATING:
         what = "🎬 making the video" if kind == "video" else "🎨 drawing"
         count = f" {ev.finished}/{ev.total}" if ev.total and kind != "video" else ""
@@ -153,22 +157,34 @@ async def _stream(request: web.Request, job: Job, model: str) -> web.StreamRespo
         await resp.write(b"data: " + json.dumps(payload, ensure_ascii=False).encode() + b"\n\n")
 
     await chunk({"role": "assistant", "content": ""})
-    last_line, last_state, last_sent = "", None, 0.0
+    last_line, last_state, last_sent, last_kept = "", None, 0.0, time.monotonic()
+    last_ev: JobEvent | None = None
     final: JobEvent | None = None
+    # Issue #11: while upstream says nothing new, a line with the time waited every ``tick`` seconds (the answer
+    # grows by these lines, so they stay sparse: 5 × stream_progress_s, at least 1 s).
+    tick = max(5 * settings.stream_progress_s, 1.0)
     try:
-        async with contextlib.aclosing(_with_keepalive(job.events(), settings.keepalive_s)) as events:
+        silence = min(settings.keepalive_s, tick)
+        async with contextlib.aclosing(_with_keepalive(job.events(), silence)) as events:
             async for ev in events:
-                if ev is None:
-                    await resp.write(b": keep-alive\n\n")
-                    continue
-                if ev.state.terminal:
-                    final = ev
-                    break
-                line = describe(ev, job.kind)
                 now = time.monotonic()
-                if line != last_line and (ev.state != last_state or now - last_sent >= settings.stream_progress_s):
-                    await chunk({"content": line + "\n"})
-                    last_line, last_state, last_sent = line, ev.state, now
+                if ev is not None:
+                    if ev.state.terminal:
+                        final = ev
+                        break
+                    last_ev = ev
+                    line = describe(ev, job.kind)
+                    if line != last_line and (ev.state != last_state or now - last_sent >= settings.stream_progress_s):
+                        await chunk({"content": line + "\n"})
+                        last_line, last_state, last_sent = line, ev.state, now
+                        continue
+                if last_ev is not None and now - last_sent >= tick:
+                    waited = f"{describe(last_ev, job.kind, ticking=True)} · {job.elapsed_s:.0f} s"
+                    await chunk({"content": waited + "\n"})
+                    last_sent = now
+                elif ev is None and now - max(last_sent, last_kept) >= settings.keepalive_s - 1e-3:
+                    await resp.write(b": keep-alive\n\n")
+                    last_kept = now
         if final is not None and final.result is not None:
             await chunk({"content": ("\n" if last_line else "") + markdown(final.result)})
             await chunk({}, finish="stop")

@@ -123,3 +123,19 @@ async def test_stream_keepalive_and_client_going_away(make_api: ApiFactory, capl
         await asyncio.sleep(1.0)  # the job finishes without anyone listening
         assert all(j.state.terminal for j in api.engine._jobs.values())
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+async def test_stream_progress_moves_while_upstream_says_nothing_new(make_api: ApiFactory) -> None:
+    """Issue #11: a slow job's stream repeats its state with the time waited, sparsely, until the result."""
+    body = {"model": "jimeng-4.5", "messages": [{"role": "user", "content": "slow"}], "stream": True}
+    async with make_api() as api, aiohttp.ClientSession() as http:
+        api.fake.image_seconds = 3.5
+        api.fake.switches.status_45 = False  # 42 all along: no new item, no new status until the end
+        headers = {"Authorization": f"Bearer {USER_SID}"}
+        async with http.post(f"{api.url}/v1/chat/completions", json=body, headers=headers) as resp:
+            raw = (await resp.read()).decode()
+    contents = [m for m in re.findall(r'"content": "([^"]*)"', raw) if m]
+    ticks = [c for c in contents if re.search(r" · \d+ s\\n$", c)]
+    assert len(ticks) >= 2, contents
+    assert len(ticks) <= 5, "ticks stay sparse (one per second at the test settings)"
+    assert raw.rstrip().endswith("data: [DONE]")
