@@ -131,11 +131,15 @@ class Learned:
         if not obs:
             return None
         recent = obs[-TIMING_RECENT:]
-        center = statistics.median(o.center for o in recent)
-        # The spread seen: twice the median distance of the kept centres from the estimate (robust to one outlier,
-        # about the half-range of uniform jitter), and never less than the newest intervals' own half-width.
-        spread = 2 * statistics.median(abs(o.center - center) for o in obs) if len(obs) > 1 else 0.0
-        half = max(spread, statistics.median(o.half for o in recent)) + max(TIMING_PAD_S, 0.01 * center)
+        # The centre: the median of the newest, each weighted by how precise its interval is (a first job found by
+        # the cold schedule has a wide one; the next, polled in a window, a narrow one).
+        center = _weighted_median([(o.center, 1 / max(o.half, TIMING_PAD_S) ** 2) for o in recent])
+        # The spread seen: twice the median distance of the precise observations' centres from the estimate (robust
+        # to one outlier, about the half-range of uniform jitter), never less than the best interval's half-width.
+        best = min(o.half for o in recent)
+        precise = [o for o in obs if o.half <= 3 * best + TIMING_PAD_S]
+        spread = 2 * statistics.median(abs(o.center - center) for o in precise) if len(precise) > 1 else 0.0
+        half = max(spread, best) + max(TIMING_PAD_S, 0.01 * center)
         est = Estimate(center, max(0.0, center - half), center + half, len(obs))
         if self.early >= 2:  # jobs keep finishing before the window: look again from well before it
             return Estimate(center, 0.5 * est.low, est.high, len(obs), coarse=True)
@@ -172,6 +176,17 @@ class Learned:
                 obs.append(Observation(lo, hi, at))
         early = data.get("early", 0)
         return cls(obs, early if isinstance(early, int) else 0)
+
+
+def _weighted_median(points: list[tuple[float, float]]) -> float:
+    """The value at half of the total weight (points: (value, weight))."""
+    ordered = sorted(points)
+    total, acc = sum(w for _, w in ordered), 0.0
+    for value, weight in ordered:
+        acc += weight
+        if acc >= total / 2:
+            return value
+    return ordered[-1][0]
 
 
 def _side(center: float, est: Estimate) -> int:
