@@ -13,6 +13,7 @@ class Budget:
     limit: float
     unit: str
     get: Callable[[dict[str, Any]], float | None]
+    at_least: bool = False  # the value must reach the limit (else: stay under it)
 
 
 def _credit(res: dict[str, Any]) -> float | None:
@@ -46,13 +47,18 @@ CORE_BUDGETS: tuple[tuple[str, str, float, str, str], ...] = (
     ("vid180x1", "requests_median", 8, "req", "180 s videos: median requests per job"),
     ("vid180x1", "lag_median_s", 2.0, "s", "180 s videos: median lag"),
     ("img3first", "lag_max_s", 1.5, "s", "first 3 s job of a fresh process: lag (worst)"),
+    ("discord", "result_s", 6.0, "s", "first 3 s job in Discord: result after the command"),
+    ("discord", "status_edits", 1, "edits", "first 3 s job in Discord: status edits before it (at least)"),
 )
 
 
 def _core(variant: str, scenario: str, field: str) -> Callable[[dict[str, Any]], float | None]:
     def get(res: dict[str, Any]) -> float | None:
-        row = res.get("core", {}).get(variant, {}).get(scenario)
-        return None if row is None else float(row[field])
+        if scenario == "discord":
+            row = res.get("discord", {}).get(variant)
+        else:
+            row = res.get("core", {}).get(variant, {}).get(scenario)
+        return None if row is None or row.get(field) is None else float(row[field])
 
     return get
 
@@ -60,8 +66,8 @@ def _core(variant: str, scenario: str, field: str) -> Callable[[dict[str, Any]],
 def core_budgets(results: dict[str, Any]) -> list[tuple[str, Budget]]:
     """(variant, budget) for every variant in the results."""
     return [
-        (variant, Budget(f"[{variant}] {text}", limit, unit, _core(variant, scenario, field)))
-        for variant in results.get("core", {})
+        (variant, Budget(f"[{variant}] {text}", limit, unit, _core(variant, scenario, field), "at least" in text))
+        for variant in dict.fromkeys([*results.get("core", {}), *results.get("discord", {})])
         for scenario, field, limit, unit, text in CORE_BUDGETS
     ]
 
@@ -81,6 +87,7 @@ def verdicts(results: dict[str, Any]) -> list[dict[str, Any]]:
     out = []
     for b in [b for _, b in core_budgets(results)] + list(BUDGETS):
         value = b.get(results)
-        status = "SKIP" if value is None else ("PASS" if value <= b.limit + 1e-12 else "FAIL")
+        ok = value is not None and (value >= b.limit - 1e-12 if b.at_least else value <= b.limit + 1e-12)
+        status = "SKIP" if value is None else ("PASS" if ok else "FAIL")
         out.append({"budget": b.name, "limit": b.limit, "unit": b.unit, "value": value, "status": status})
     return out

@@ -39,7 +39,7 @@ def _f(v: Any, nd: int = 2) -> str:
 def table(results: dict[str, Any]) -> str:
     lines: list[str] = []
     core = results.get("core", {})
-    if core:
+    if core or results.get("discord"):
         lines.append("Jimeng API requests per job and delivery lag, per emulator variant (core, production Timing;")
         lines.append(
             "requests: submit + polls (a poll for k jobs counts 1/k) + video renditions; lag: result in hand −"
@@ -108,8 +108,8 @@ def table(results: dict[str, Any]) -> str:
 
 def budget_matrix(results: dict[str, Any]) -> list[str]:
     """One line per core budget, one column per variant: the value and PASS/FAIL."""
-    variants = list(results.get("core", {}))
-    head = f"{'budget (issue #11)':<62}{'limit':>7}" + "".join(f"{v[:18]:>20}" for v in variants)
+    variants = list(dict.fromkeys([*results.get("core", {}), *results.get("discord", {})]))
+    head = f"{'budget (issue #11)':<62}{'limit':>9}" + "".join(f"{v[:18]:>20}" for v in variants)
     lines = [head, "-" * len(head)]
     by_name = {v["budget"]: v for v in verdicts(results)}
     for _scenario, _field, limit, unit, text in CORE_BUDGETS:
@@ -117,7 +117,7 @@ def budget_matrix(results: dict[str, Any]) -> list[str]:
         for variant in variants:
             v = by_name.get(f"[{variant}] {text}")
             cells.append("—" if v is None or v["value"] is None else f"{v['value']:.2f} {v['status']}")
-        lines.append(f"{text:<62}{f'{limit:g} {unit}':>7}" + "".join(f"{c:>20}" for c in cells))
+        lines.append(f"{text:<62}{f'{limit:g} {unit}':>9}" + "".join(f"{c:>20}" for c in cells))
     return lines
 
 

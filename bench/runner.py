@@ -7,13 +7,13 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from bench import api_bench
+from bench import api_bench, discord_bench
 from bench.core_bench import VARIANTS, CoreScenario, run_core
 from bench.emulator import payload_size, start_emulator, use_realistic_images
 from core import Timing
 from emulator import FakeJimeng
 
-GROUPS = ("core", "cpu", "overhead", "inflight", "b64")
+GROUPS = ("core", "discord", "cpu", "overhead", "inflight", "b64")
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +80,8 @@ async def run_once(plan: Plan, only: set[str], *, timing: Timing | None = None, 
                     fake = await start_emulator(scn.base_s, jitter if jitter is not None else scn.jitter_s, **switches)
                     emulators.append(fake)
                     phase_a.append(("core", (variant, scn.name), run_core(scn, fake, timing=timing, tag=variant)))
+        if "discord" in only:  # one bot at a time: the fake Discord is patched into discord.py's globals
+            phase_a.append(("discord", ("", "discord"), discord_bench.every_variant(VARIANTS)))
         if "cpu" in only:
             fake = await start_emulator(plan.cpu_base_s)
             emulators.append(fake)
@@ -91,6 +93,8 @@ async def run_once(plan: Plan, only: set[str], *, timing: Timing | None = None, 
             for (group, (variant, name), _), out in zip(phase_a, outs, strict=True):
                 if group == "core":
                     results.setdefault("core", {}).setdefault(variant, {})[name] = out
+                elif group == "discord":
+                    results["discord"] = out
                 else:
                     results[group] = out
             log(f"phase A done in {time.monotonic() - t0:.0f} s")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from bench.budgets import verdicts
 from bench.core_bench import CoreScenario, run_core
+from bench.discord_bench import first_job
 from bench.emulator import start_emulator
 from bench.report import table
 from tests.core.support import FAST
@@ -28,3 +29,12 @@ async def test_smallest_core_scenario_runs_and_reports() -> None:
         "FAIL",
     )
     assert set(statuses.values()) <= {"PASS", "FAIL", "SKIP"}
+
+
+async def test_the_discord_scenario_runs_and_reports() -> None:
+    row = await first_job({"status_45": False}, base_s=0.5, jitter_s=0.2)
+    assert row["result_s"] > 0.5 and row["first_status_s"] is not None  # a status went out before the result
+    results = {"discord": {"45-skipped": row}}
+    statuses = {v["budget"]: v["status"] for v in verdicts(results)}
+    assert statuses["[45-skipped] first 3 s job in Discord: status edits before it (at least)"] == "PASS"
+    assert "45-skipped" in table(results)
