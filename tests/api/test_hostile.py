@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import io
 import json
 import logging
+import time
 from dataclasses import dataclass
 
 import aiohttp
@@ -17,7 +19,7 @@ import pytest
 
 from core import InvalidRequestError
 from core.params import ImageParams, VideoParams
-from tests.api.conftest import USER_SID, Api
+from tests.api.conftest import USER_SID, Api, ApiFactory
 
 JSON = "application/json"
 DEEP = 100_000
@@ -236,3 +238,43 @@ def test_core_refuses_text_it_could_never_send(server_api: Api) -> None:
         with pytest.raises(InvalidRequestError) as exc:
             call()
         assert exc.value.param == param
+
+
+def _broken_body(items: int) -> bytes:
+    """Lenient-looking JSON that repair cannot save: every character goes through the repair loop."""
+    return b"{'prompt': 'x', 'pad': [" + b"'aaaa', " * items + b"],,}"
+
+
+async def test_ping_answers_while_a_large_broken_body_is_repaired(make_api: ApiFactory) -> None:
+    """Issue #13: the repair used to run on the event loop (a 20 MB body stalled every client for 10-17 s)."""
+    body = _broken_body(400_000)  # 3.2 MB: about a second of repair
+    async with make_api(lenient_json_kb=len(body) / 1024 + 1) as api, aiohttp.ClientSession() as http:
+        headers = {"Authorization": f"Bearer {USER_SID}", "Content-Type": JSON}
+        post = asyncio.create_task(
+            http.post(api.url + "/v1/images/generations", data=io.BytesIO(body), headers=headers)
+        )
+        worst, pings = 0.0, 0
+        while not post.done():
+            started = time.monotonic()
+            async with http.get(api.url + "/ping") as resp:
+                assert resp.status == 200
+            worst = max(worst, time.monotonic() - started)
+            pings += 1
+            await asyncio.sleep(0.02)
+        async with await post as resp:
+            assert resp.status == 400 and (await resp.json())["error"]["code"] == "invalid_json"
+    assert pings >= 5, pings  # the ping really ran while the body was being repaired
+    assert worst < 0.5, worst
+
+
+async def test_a_large_broken_body_is_not_repaired(bearer_api: Api) -> None:
+    """Over API_LENIENT_JSON_KB only strict JSON is tried: refused at once, saying why."""
+    body = _broken_body(400_000)
+    headers = {"Authorization": f"Bearer {USER_SID}", "Content-Type": JSON}
+    async with aiohttp.ClientSession() as http:
+        started = time.monotonic()
+        async with http.post(bearer_api.url + "/v1/images/generations", data=io.BytesIO(body), headers=headers) as resp:
+            err = (await resp.json())["error"]
+        elapsed = time.monotonic() - started
+    assert resp.status == 400 and err["code"] == "invalid_json" and "strict JSON" in err["message"]
+    assert elapsed < 0.5, elapsed
