@@ -2,6 +2,10 @@
 
 Images over the limit are re-encoded (WebP quality first, then smaller sizes) with Pillow in a worker thread; only if
 that fails is the image sent as a link. Videos are attached when they fit, else linked with their expiry.
+
+Discord refuses a request body over 25 MiB whatever the per-file limit (a boosted server allows 50/100 MiB files), so
+each file is kept within ``REQUEST_BUDGET`` too and the files are grouped into messages of at most 10 files and
+``REQUEST_BUDGET`` bytes; the first group goes with the result, the rest as follow-ups.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ from core import Asset, Engine, JimengError
 log = logging.getLogger(__name__)
 
 MAX_FILES_PER_MESSAGE = 10
+MAX_REQUEST_BYTES = 25 * 1024 * 1024  # Discord's cap on one request body (26,214,400 bytes)
+REQUEST_BUDGET = MAX_REQUEST_BYTES - 256 * 1024  # room for payload_json (embed, components) and multipart headers
 DOWNLOAD_CAP = 64 * 1024 * 1024  # never buffer more than this of one result
 QUALITIES = (90, 80, 65, 50)
 SCALED_QUALITIES = (80, 60)
@@ -46,8 +52,17 @@ class Plan:
     links: list[tuple[str, str]] = field(default_factory=list)  # (label, url)
 
     def batches(self) -> Iterator[list[Upload]]:
-        for i in range(0, len(self.uploads), MAX_FILES_PER_MESSAGE):
-            yield self.uploads[i : i + MAX_FILES_PER_MESSAGE]
+        """The uploads in order, grouped so no message has more than 10 files or ``REQUEST_BUDGET`` bytes."""
+        batch: list[Upload] = []
+        size = 0
+        for upload in self.uploads:
+            if batch and (len(batch) == MAX_FILES_PER_MESSAGE or size + len(upload.data) > REQUEST_BUDGET):
+                yield batch
+                batch, size = [], 0
+            batch.append(upload)
+            size += len(upload.data)
+        if batch:
+            yield batch
 
 
 def shrink_image(data: bytes, limit: int) -> bytes | None:
@@ -88,7 +103,9 @@ def _ext(content_type: str, asset: Asset) -> str:
 
 
 async def plan_delivery(engine: Engine, assets: Sequence[Asset], limit: int, *, stem: str) -> Plan:
-    """Download each asset via ``engine.download`` and decide: upload as is, upload re-encoded, or link."""
+    """Download each asset via ``engine.download`` and decide: upload as is, upload re-encoded, or link. ``limit`` is
+    the per-file upload limit; no file is planned above ``REQUEST_BUDGET`` either."""
+    limit = min(limit, REQUEST_BUDGET)
     plan = Plan()
     for n, asset in enumerate(assets, 1):
         label = f"{stem}_{n}"
