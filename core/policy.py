@@ -34,10 +34,10 @@ FIRST_POLL_S: Final = 1.0
 IMAGE_POLL_INTERVAL_S: Final = 0.5  # the shortest gap between two polls of one job
 VIDEO_POLL_INTERVAL_S: Final = 1.0
 IMAGE_MAX_GAP_S: Final = 1.0  # the longest gap inside a learned window: the worst lag of a job that lands in it
-VIDEO_MAX_GAP_S: Final = 3.5
+VIDEO_MAX_GAP_S: Final = 3.0
 WINDOW_POLLS: Final = 2.5  # polls spread over a learned window (fewer: cheaper, more lag; more: the opposite)
 IMAGE_COLD_LAG_FRACTION: Final = 0.085  # a 20 s image job found ≤ 1.8 s after it is ready on the very first run
-VIDEO_COLD_LAG_FRACTION: Final = 0.1
+VIDEO_COLD_LAG_FRACTION: Final = 0.08
 IMAGE_COLD_MIN_GAP_S: Final = 1.0
 VIDEO_COLD_MIN_GAP_S: Final = 1.5
 MAX_POLL_GAP_S: Final = 30.0
@@ -76,6 +76,12 @@ UPLOAD_MAX_EDGE: Final = 4096  # ours: upstream's limit is unknown (§10); the w
 UPLOAD_MAX_BYTES: Final = 10 * 1024 * 1024  # ours, as above; larger images are re-encoded / downscaled
 UPLOAD_JPEG_QUALITY: Final = 92
 SOURCE_MAX_PIXELS: Final = 80_000_000  # refuse to decode anything bigger (decompression bombs)
+# Decoded pixels (issue #13; core.decoding). Process-wide: decodes wait while the pixels held would pass this (about
+# one 8000 px image, ~200 MB as RGB). Per request: the sum over its references after JPEG draft reduction; more is
+# refused (four 8000 × 8000 references pass, five do not).
+DECODE_BUDGET_PIXELS: Final = 80_000_000
+REQUEST_DECODE_MAX_PIXELS: Final = 260_000_000
+MALLOC_MMAP_THRESHOLD_BYTES: Final = 1024 * 1024  # allocations from here up are mmapped, so freeing returns them
 
 # Fetching references from URLs (ours, not upstream's).
 DOWNLOAD_MAX_BYTES: Final = 20 * 1024 * 1024
