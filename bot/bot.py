@@ -57,6 +57,8 @@ class JimengBot(commands.Bot):
         intents = discord.Intents.default()
         intents.message_content = self.config.message_content
         options.setdefault("help_command", None)
+        # Nothing a member types (prompts are echoed) may ping anyone; sends that should ping the requester say so.
+        options.setdefault("allowed_mentions", discord.AllowedMentions.none())
         super().__init__(command_prefix=commands.when_mentioned, intents=intents, tree_cls=JimengTree, **options)
         self.engine = engine
         self.data_dir = Path(data_dir)

@@ -160,7 +160,8 @@ class AnimateButton(
 
 
 class PickSelect(_JobItem, discord.ui.DynamicItem[discord.ui.Select[Any]], template=rf"jimeng:pick:{JOB}"):
-    """Which image Vary / Animate use: picking one rewrites the buttons' custom ids (state stays on the message)."""
+    """Which image Vary / Animate use. The choice is the member's own: it answers with an ephemeral message carrying
+    Vary / Animate for that image, and the shared result message stays as it is for everyone else."""
 
     def __init__(self, job_id: str, *, count: int = 1, chosen: int = 1, lang: str = "en-US") -> None:
         options = [
@@ -185,10 +186,12 @@ class PickSelect(_JobItem, discord.ui.DynamicItem[discord.ui.Select[Any]], templ
             record = await _record(interaction, self.job_id)
             values = (interaction.data or {}).get("values") or ["1"]  # type: ignore[union-attr]
             chosen = int(values[0])
-            count = len([a for a in actions.result_assets(record) if a.kind == "image"])
+            _asset(record, chosen)  # still there
             lang = language(interaction.locale, _bot(interaction).config.locale)
-            view = result_view(record.id, kind=record.kind, images=count, lang=lang, chosen=chosen)
-            await interaction.response.edit_message(view=view)
+            view = discord.ui.View(timeout=None)
+            view.add_item(VaryButton(record.id, chosen, label=t(lang, "vary", n=chosen)))
+            view.add_item(AnimateButton(record.id, chosen, label=t(lang, "animate", n=chosen)))
+            await interaction.response.send_message(t(lang, "picked", n=chosen), view=view, ephemeral=True)
 
         await self._guarded(interaction, run())
 

@@ -125,6 +125,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "animate": {EN: "Animate #{n}", ZH: "做成视频 #{n}"},
     "pick": {EN: "Choose the image for Vary / Animate", ZH: "选择用于变体 / 视频的图片"},
     "pick_option": {EN: "Image {n}", ZH: "图片 {n}"},
+    "picked": {EN: "Image {n}: what next? (only you see this)", ZH: "图片 {n}：接下来做什么？（仅你可见）"},
     "modal_title": {EN: "Compose with Jimeng", ZH: "用即梦合成"},
     "vary_title": {EN: "Vary image #{n}", ZH: "变体：图片 #{n}"},
     "modal_prompt": {EN: "Prompt", ZH: "提示词"},

@@ -50,6 +50,11 @@ def _dead(exc: discord.HTTPException) -> bool:
     return exc.status == 401 or exc.code in DEAD_TOKEN_CODES
 
 
+def _only(user_id: int) -> discord.AllowedMentions:
+    """Ping the requester and nobody else (the client-wide default pings no one)."""
+    return discord.AllowedMentions(users=[discord.Object(user_id)] if user_id else False, everyone=False, roles=False)
+
+
 def _files(batch: list[Upload]) -> list[discord.File]:
     return [u.file() for u in batch]
 
@@ -93,10 +98,7 @@ class ChannelSurface:
     ) -> None:
         self.posted = False
         if self.channel is not None:
-            mentions = discord.AllowedMentions(
-                users=[discord.Object(self.user_id)] if self.user_id else False, everyone=False, roles=False
-            )
-            kwargs: dict[str, Any] = {"content": content, "allowed_mentions": mentions}
+            kwargs: dict[str, Any] = {"content": content, "allowed_mentions": _only(self.user_id)}
             if embed is not None:
                 kwargs["embed"] = embed
             if view is not None:
@@ -218,7 +220,7 @@ class MessageSurface:
     async def deliver(self, *, embed: discord.Embed, plan: Plan, view: discord.ui.View | None) -> None:
         batches = list(plan.batches()) or [[]]
         content = t(self.lang, "reply_done", mention=self.user.mention)
-        kwargs: dict[str, Any] = {"content": content, "embed": embed}
+        kwargs: dict[str, Any] = {"content": content, "embed": embed, "allowed_mentions": _only(self.user_id)}
         if view is not None:
             kwargs["view"] = view
         if self.status is not None:

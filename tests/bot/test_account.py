@@ -20,7 +20,12 @@ async def test_credits_refuses_a_member_without_manage_server(world: World) -> N
     for c in (cb, cb2):
         assert c.json == {
             "type": 4,
-            "data": {"content": "Only members with Manage Server can do that.", "flags": 64, "tts": False},
+            "data": {
+                "content": "Only members with Manage Server can do that.",
+                "flags": 64,
+                "tts": False,
+                "allowed_mentions": {"parse": []},  # the client-wide default: nothing pings
+            },
         }
 
 

@@ -28,19 +28,6 @@ async def test_reroll_after_a_restart_and_commands_are_not_synced_again(world: W
     assert new is not None and new.owner["user_id"] == fake.admin.id and new.spec["count"] == 2
 
 
-async def test_select_rewrites_vary_and_animate_for_the_chosen_image(world: World) -> None:
-    async with run_bot(world.bot(), fake=world.discord) as fake:
-        msg, job_id = await _imagine(fake)
-        pick = await fake.click(msg, f"jimeng:pick:{job_id}", values=["2"])
-        cb = await pick.wait_callback()
-    assert cb.json["type"] == 7
-    assert custom_ids(fake.message(msg["id"]))[1:] == [
-        f"jimeng:reroll:{job_id}",
-        f"jimeng:vary:{job_id}:2",
-        f"jimeng:animate:{job_id}:2",
-    ]
-
-
 async def test_vary_opens_a_modal_and_composes_from_the_chosen_image(world: World) -> None:
     async with run_bot(world.bot(), fake=world.discord) as fake:
         msg, job_id = await _imagine(fake)
