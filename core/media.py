@@ -22,10 +22,12 @@ import aiohttp
 from PIL import Image, ImageOps, UnidentifiedImageError
 from yarl import URL
 
+from core.decoding import DECODE_BUDGET
 from core.errors import InvalidRequestError, JimengError, UploadError
 from core.fetch import FetchPolicy, ImageRefused, fetch_url, too_large
 from core.policy import (
     PREPARE_CONCURRENCY,
+    REQUEST_DECODE_MAX_PIXELS,
     SOURCE_MAX_PIXELS,
     UPLOAD_JPEG_QUALITY,
     UPLOAD_MAX_BYTES,
@@ -176,6 +178,35 @@ def _encode(im: Image.Image, fmt: str, quality: int) -> bytes:
     return buf.getvalue()
 
 
+def _draft(im: Image.Image) -> None:
+    """Let a JPEG decode at 1/2, 1/4 or 1/8 scale when that still covers the upload edge (no-op for other formats)."""
+    if im.format == "JPEG" and max(im.size) > UPLOAD_MAX_EDGE:
+        im.draft(im.mode, (UPLOAD_MAX_EDGE, UPLOAD_MAX_EDGE))
+
+
+def _shrink(im: Image.Image) -> Image.Image:
+    """Within the upload edge, before any conversion (one full-size copy at most). From 1.5× the edge up, by an
+    integer box reduction (its only buffer is the small result; LANCZOS would hold an edge × full-height strip,
+    131 MB for an 8000 px image), so the result is between 1/2 and 1× the edge; below that, LANCZOS."""
+    edge = max(im.size)
+    if edge <= UPLOAD_MAX_EDGE:
+        return im
+    if edge >= UPLOAD_MAX_EDGE * 3 // 2 and im.mode not in ("P", "1", "I;16"):  # modes reduce() refuses
+        return im.reduce(-(-edge // UPLOAD_MAX_EDGE))
+    return ImageOps.contain(im, (UPLOAD_MAX_EDGE, UPLOAD_MAX_EDGE), Image.Resampling.LANCZOS)
+
+
+def decoded_pixels(data: bytes) -> int:
+    """The pixels ``normalise`` will decode, from the header only (blocking but cheap). 1 if it is no image:
+    ``normalise`` says why."""
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            _draft(im)
+            return max(1, im.width * im.height)
+    except Exception:  # any failure is normalise's to report
+        return 1
+
+
 def normalise(data: bytes, index: int) -> PreparedImage:
     """Sniff, orient, convert and downscale one image (blocking: call in a thread)."""
     if not data:
@@ -185,6 +216,8 @@ def normalise(data: bytes, index: int) -> PreparedImage:
         source = (im.format or "").upper()
         if im.width * im.height > SOURCE_MAX_PIXELS:
             raise ImageRefused(f"the image is too large to process ({im.width}×{im.height})")
+        source_edge = max(im.size)  # before the draft: the bytes as sent are this large
+        _draft(im)
         im.seek(0)
         animated = bool(getattr(im, "is_animated", False))
         im.load()
@@ -199,7 +232,7 @@ def normalise(data: bytes, index: int) -> PreparedImage:
 
     orientation = im.getexif().get(0x0112, 1)
     needs_turn = orientation not in (None, 1)
-    too_big = max(im.size) > UPLOAD_MAX_EDGE or len(data) > UPLOAD_MAX_BYTES
+    too_big = source_edge > UPLOAD_MAX_EDGE or len(data) > UPLOAD_MAX_BYTES
     odd_mode = im.mode not in ("RGB", "RGBA", "L", "LA", "P")  # CMYK, I;16, F ... re-encode for safety
     if source in UPLOAD_FORMATS and not (animated or needs_turn or too_big or odd_mode):
         return PreparedImage(data, im.width, im.height, source.lower(), index, source.lower(), converted=False)
@@ -208,6 +241,7 @@ def normalise(data: bytes, index: int) -> PreparedImage:
         turned = ImageOps.exif_transpose(im)
         if turned is not None:
             im = turned
+    im = _shrink(im)
     alpha = _has_alpha(im)
     if alpha:
         im, fmt = im.convert("RGBA"), "PNG"
@@ -238,8 +272,31 @@ def normalise(data: bytes, index: int) -> PreparedImage:
 # ---------------------------------------------------------------------------------------------------------------- driver
 
 
-async def prepare_one(ref: RefImage, index: int, *, http: aiohttp.ClientSession, policy: FetchPolicy) -> PreparedImage:
-    """Read or download one reference and normalise it. Failures raise ``UploadError`` naming the reference."""
+@dataclass(slots=True)
+class RequestPixels:
+    """What is left of one request's decoding allowance (``REQUEST_DECODE_MAX_PIXELS``)."""
+
+    left: int = REQUEST_DECODE_MAX_PIXELS
+
+    def take(self, pixels: int) -> None:
+        if pixels > self.left:
+            raise ImageRefused(
+                f"the reference images together are too large to process (more than {REQUEST_DECODE_MAX_PIXELS:,}"
+                " pixels); send smaller images"
+            )
+        self.left -= pixels
+
+
+async def prepare_one(
+    ref: RefImage,
+    index: int,
+    *,
+    http: aiohttp.ClientSession,
+    policy: FetchPolicy,
+    allowance: RequestPixels | None = None,
+) -> PreparedImage:
+    """Read or download one reference and normalise it, holding its decoded pixels from the process-wide
+    ``DECODE_BUDGET`` (and, given ``allowance``, from the request's). Failures raise ``UploadError`` naming it."""
     try:
         if ref.kind == "bytes":
             data = ref.data or b""
@@ -249,7 +306,10 @@ async def prepare_one(ref: RefImage, index: int, *, http: aiohttp.ClientSession,
             data = await asyncio.to_thread(_read_file, ref.path or "", policy.max_bytes)
         else:
             data = await fetch_url(ref.url or "", http=http, policy=policy)
-        prepared = await asyncio.to_thread(normalise, data, index)
+        pixels = await asyncio.to_thread(decoded_pixels, data)
+        (allowance or RequestPixels()).take(pixels)
+        async with DECODE_BUDGET.hold(pixels):
+            prepared = await asyncio.to_thread(normalise, data, index)
     except ImageRefused as exc:
         raise UploadError(f"reference image {index + 1} ({ref.describe()}): {exc}", index=index) from None
     if prepared.converted:
@@ -320,7 +380,9 @@ async def prepare_all(
         except InvalidRequestError as exc:
             raise InvalidRequestError(f"reference image {i + 1}: {exc.message}", param=exc.param) from None
 
+    allowance = RequestPixels()
+
     def factory(i: int, ref: RefImage) -> Callable[[], Awaitable[PreparedImage]]:
-        return lambda: prepare_one(ref, i, http=http, policy=pol)
+        return lambda: prepare_one(ref, i, http=http, policy=pol, allowance=allowance)
 
     return await gather_bounded([factory(i, r) for i, r in enumerate(refs)], PREPARE_CONCURRENCY)

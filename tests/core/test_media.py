@@ -301,3 +301,75 @@ def test_truncated_image_is_refused() -> None:
 
     with pytest.raises(ImageRefused, match="damaged"):
         normalise(png(64, 64)[:80], 0)
+
+
+_RSS_CHILD = """
+import asyncio, base64, resource, sys
+import aiohttp
+from core.decoding import DECODE_BUDGET
+from core.media import prepare_all
+
+async def main() -> None:
+    data = open(sys.argv[1], "rb").read()
+    url = "data:image/png;base64," + base64.b64encode(data).decode()
+    async with aiohttp.ClientSession() as http:
+        done = await asyncio.gather(*(prepare_all([url] * 4, http=http) for _ in range(2)))
+    assert all(max(p.width, p.height) <= 4096 for batch in done for p in batch)
+    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024, DECODE_BUDGET.peak)
+
+asyncio.run(main())
+"""
+
+
+def test_rss_stays_bounded_on_huge_decoded_images(tmp_path: Path) -> None:
+    """Issue #13: two requests of four 8000 px PNG data URLs took the process to 3.3-4 GB. With the decoding budget
+    the pixels held never pass DECODE_BUDGET_PIXELS and the peak RSS of a fresh process stays under 400 MiB."""
+    import subprocess
+    import sys
+
+    from core.policy import DECODE_BUDGET_PIXELS
+
+    src = tmp_path / "huge.png"
+    Image.new("RGB", (8000, 8000), (120, 30, 200)).save(src, "PNG", compress_level=1)
+    out = subprocess.run(
+        [sys.executable, "-c", _RSS_CHILD, str(src)], capture_output=True, text=True, timeout=120, check=True
+    )
+    peak_mib, peak_pixels = (int(x) for x in out.stdout.split())
+    assert peak_pixels <= DECODE_BUDGET_PIXELS
+    assert peak_mib < 400, peak_mib
+
+
+async def test_a_request_over_its_pixel_allowance_is_refused(http: aiohttp.ClientSession) -> None:
+    from core.media import RequestPixels, prepare_one
+
+    allowance = RequestPixels(left=32 * 24 * 2)
+    for _ in range(2):
+        await prepare_one(RefImage.from_bytes(png()), 0, http=http, policy=OPEN, allowance=allowance)
+    with pytest.raises(UploadError) as exc:
+        await prepare_one(RefImage.from_bytes(png()), 2, http=http, policy=OPEN, allowance=allowance)
+    assert "too large to process" in exc.value.message and exc.value.index == 2
+
+
+async def test_the_pixel_budget_serves_a_burst_in_turn() -> None:
+    from core.decoding import PixelBudget
+
+    budget = PixelBudget(100)
+    order: list[str] = []
+
+    async def use(name: str, pixels: int) -> None:
+        async with budget.hold(pixels):
+            order.append(name)
+            await asyncio.sleep(0.01)
+
+    big = asyncio.create_task(use("big", 80))
+    await asyncio.sleep(0)
+    rest = [asyncio.create_task(use(n, p)) for n, p in (("second", 60), ("huge", 500), ("small", 10))]
+    await asyncio.gather(big, *rest)
+    assert order == ["big", "second", "huge", "small"]  # first in, first out; "small" does not jump the line
+    assert budget.peak <= 100 and budget.used == 0
+    waiter = asyncio.create_task(use("cancelled", 50))
+    async with budget.hold(100):
+        await asyncio.sleep(0)
+        waiter.cancel()
+    await asyncio.gather(waiter, return_exceptions=True)
+    assert budget.used == 0
