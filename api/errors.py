@@ -23,6 +23,7 @@ from core import (
     GenerationFailedError,
     InvalidRequestError,
     JimengError,
+    JobCancelledError,
     JobTimeoutError,
     NoAccountError,
     QuotaError,
@@ -99,6 +100,8 @@ def from_core(err: JimengError, *, server_mode: bool = False) -> ApiError:
         return ApiError(429, msg, type="insufficient_quota", code="insufficient_quota", retry_after=err.retry_after)
     if isinstance(err, RateLimitError):
         return ApiError(429, msg, type="rate_limit_error", code="rate_limit_exceeded", retry_after=err.retry_after)
+    if isinstance(err, JobCancelledError):  # its caller left; nobody reads this (nginx's "client closed request")
+        return ApiError(499, msg, code="job_cancelled")
     if isinstance(err, NoAccountError):
         return ApiError(503, msg, type="server_error", code="no_account")
     if isinstance(err, RequestTimeoutError | JobTimeoutError):

@@ -26,6 +26,9 @@ class ApiSettings(BaseSettings):
     lenient_json_kb: float = Field(
         default=256.0, ge=0, description="largest JSON body that is repaired when strict parsing fails; larger: 400"
     )
+    disconnect_check_s: float = Field(
+        default=0.5, gt=0, description="how often a synchronous request checks whether its caller is still there"
+    )
     poll_after_ms: int = Field(default=2000, ge=50, description="openai-poll-after-ms hint sent with video tasks")
     stream_progress_s: float = Field(default=2.0, ge=0, description="least time between progress chunks (SSE)")
     keepalive_s: float = Field(default=15.0, gt=0, description="SSE comment sent after this much silence")

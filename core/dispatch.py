@@ -137,12 +137,14 @@ class Dispatcher:
             job.publish(JobState.QUEUED, queue_position=pos, queue_length=length)
 
         while True:
-            acc = await self.pool.acquire(
-                spec.model.regions,
-                among=among,
-                exclude=seen.tried,
-                last_error=seen.last_error if seen.tried else None,
-                on_queue=queued,
+            acc = await job.unless_cancelled(  # Job.cancel() takes it out of the line
+                self.pool.acquire(
+                    spec.model.regions,
+                    among=among,
+                    exclude=seen.tried,
+                    last_error=seen.last_error if seen.tried else None,
+                    on_queue=queued,
+                )
             )
             job.account = acc.masked
             try:
@@ -157,7 +159,7 @@ class Dispatcher:
     ) -> JobResult | None:
         """The job's result, or None when it should go on with another (or the same, later) account."""
         try:
-            uploaded = await self._upload(job, acc, refs) if refs else []
+            uploaded = await job.unless_cancelled(self._upload(job, acc, refs)) if refs else []
         except UploadError as err:
             if err.ret not in RET_FAILOVER:
                 raise
@@ -234,6 +236,7 @@ class Dispatcher:
     ) -> tuple[bool, RecordView | None]:
         """Send the generate request. Returns (unconfirmed, the record it answered with): unconfirmed when the reply
         was lost. The record carries upstream's queue place and forecast (PROTOCOL.md §8.2)."""
+        job.check_cancelled()  # the last moment a cancelled job can stop: nothing has left yet
         job.publish(JobState.SUBMITTING)
         # Exactly once: the row with this submit_id and the exact body is on disk BEFORE the request leaves.
         await self.ledger.save(job, account_key=acc.key, body=body)

@@ -193,6 +193,12 @@ class DecodeError(JimengError):
     kind = "decode"
 
 
+class JobCancelledError(JimengError):
+    """The job was cancelled (``Job.cancel``) before it was handed to Jimeng: nothing was submitted, no credits spent."""
+
+    kind = "cancelled"
+
+
 class NoAccountError(JimengError):
     """No configured account can serve this request (none configured, or none offers the model)."""
 

@@ -8,15 +8,16 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, TypeVar
 
-from core.errors import JimengError
+from core.errors import JimengError, JobCancelledError
 from core.results import Asset
 
 JobKind = Literal["image", "compose", "video"]
+T = TypeVar("T")
 
 
 class JobState(StrEnum):
@@ -133,6 +134,8 @@ class Job:
         self._last = JobEvent(self.id, JobState.QUEUED)
         self._listeners: list[asyncio.Queue[JobEvent]] = []
         self._done: asyncio.Future[JobResult] = asyncio.get_running_loop().create_future()
+        self.cancelled = False  # Job.cancel() was accepted: the job will never be submitted
+        self._guarded: set[asyncio.Future[Any]] = set()  # its waits that cancel() interrupts (the line for an account)
 
     @property
     def state(self) -> JobState:
@@ -203,6 +206,38 @@ class Job:
     async def wait(self) -> JobResult:
         """The result, or raise the job's ``JimengError``."""
         return await asyncio.shield(self._done)
+
+    def cancel(self) -> bool:
+        """Give up on a job that has not been handed to Jimeng yet (queued, or uploading its references): it leaves
+        the line at once and fails with ``JobCancelledError``; it is never submitted. Returns False, changing nothing,
+        once it was submitted (credits may be spent: it runs to its end) or finished. Front ends call this when a
+        synchronous caller goes away; asynchronous tasks (polled later) are not cancelled."""
+        if self.cancelled or self._last.state not in (JobState.QUEUED, JobState.UPLOADING):
+            return False
+        self.cancelled = True
+        for fut in list(self._guarded):
+            fut.cancel()
+        return True
+
+    def check_cancelled(self) -> None:
+        """Raise ``JobCancelledError`` if ``cancel`` was accepted (called right before anything is submitted)."""
+        if self.cancelled:
+            raise JobCancelledError("the job was cancelled before it was submitted (its caller left)")
+
+    async def unless_cancelled(self, aw: Awaitable[T]) -> T:
+        """Await ``aw``, interrupted by ``cancel`` (then ``JobCancelledError``)."""
+        self.check_cancelled()
+        task = asyncio.ensure_future(aw)
+        self._guarded.add(task)
+        try:
+            return await task
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if self.cancelled and task.cancelled() and not (current is not None and current.cancelling()):
+                self.check_cancelled()
+            raise
+        finally:
+            self._guarded.discard(task)
 
     def __repr__(self) -> str:
         return f"Job({self.id}, {self.kind}, {self.state.value})"

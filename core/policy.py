@@ -60,6 +60,10 @@ RETRY_MAX_S: Final = 8.0
 
 CREDIT_REFRESH_S: Final = 30 * 60.0
 DEFAULT_ACCOUNT_CONCURRENCY: Final = 2
+# Admission (issue #13): jobs waiting in our line per account a job could use; one more is refused (RateLimitError)
+# and told to come back after QUEUE_FULL_RETRY_S, instead of queueing without limit behind a busy session id.
+MAX_QUEUED_PER_ACCOUNT: Final = 10
+QUEUE_FULL_RETRY_S: Final = 10.0
 # Callers' own accounts (API Bearer mode) remembered at once; idle ones beyond are forgotten.
 MAX_ADHOC_ACCOUNTS: Final = 1000
 

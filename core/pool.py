@@ -36,6 +36,8 @@ from core.policy import (
     DEFAULT_ACCOUNT_CONCURRENCY,
     MAX_ADHOC_ACCOUNTS,
     MAX_COOLDOWN_WAIT_S,
+    MAX_QUEUED_PER_ACCOUNT,
+    QUEUE_FULL_RETRY_S,
     RATE_LIMIT_COOLDOWN_S,
 )
 from core.tokens import Token
@@ -235,6 +237,8 @@ class AccountPool:
                     if acc is not None:
                         acc.in_flight += 1
                         return acc
+                    if last_pos < 0:  # about to join the line: bounded per account (issue #13)
+                        self._check_room(candidates, ahead)
                     if on_queue is not None and pos != last_pos:
                         on_queue(pos + 1, len(self._waiters))
                         last_pos = pos
@@ -245,6 +249,17 @@ class AccountPool:
             finally:
                 self._waiters.remove(ticket)
                 self._cond.notify_all()
+
+    def _check_room(self, candidates: Sequence[Account], ahead: Sequence[_Waiter]) -> None:
+        """Refuse to queue behind ``MAX_QUEUED_PER_ACCOUNT`` waiters per account this job could use: past that, a
+        caller is told to come back (``RateLimitError`` with ``retry_after``) instead of waiting without limit."""
+        limit = MAX_QUEUED_PER_ACCOUNT * max(1, len(candidates))
+        waiting = sum(1 for w in ahead if any(w.wants(a) for a in candidates))
+        if waiting >= limit:
+            raise RateLimitError(
+                f"{waiting} jobs are already waiting for this account; try again later",
+                retry_after=QUEUE_FULL_RETRY_S,
+            )
 
     def _cooldown_left(self, candidates: Sequence[Account]) -> float | None:
         """Seconds until the first cooling-down candidate is usable again (None if none is cooling down)."""

@@ -20,7 +20,7 @@ from aiohttp import web
 
 from api.body import read_json
 from api.errors import bad_request, from_core
-from api.handlers.common import caller_of, engine_of, launch, parse, refs, settings_of
+from api.handlers.common import caller_of, engine_of, launch, parse, refs, settings_of, wait_for_caller
 from api.keys import STREAMING
 from api.schemas import ChatRequest
 from core import ImageParams, Job, JobEvent, JobResult, JobState, VideoParams
@@ -79,7 +79,7 @@ async def completions(request: web.Request) -> web.StreamResponse:
     job = await launch(request, start)
     if req.stream:
         return await _stream(request, job, req.model)
-    result = await job.wait()
+    result = await wait_for_caller(request, job)
     return web.json_response(
         {
             "id": f"chatcmpl-{job.id}",

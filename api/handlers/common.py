@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -13,10 +15,11 @@ from api.body import UploadedFile
 from api.errors import from_validation
 from api.keys import CALLER, QUOTA, SERVICES, SETTINGS
 from api.settings import ApiSettings
-from core import Engine, Job
+from core import Engine, Job, JobResult
 from core.media import RefImage
 
 M = TypeVar("M", bound=BaseModel)
+log = logging.getLogger(__name__)
 
 
 def engine_of(request: web.Request) -> Engine:
@@ -47,6 +50,32 @@ async def launch(request: web.Request, start: Callable[[], Awaitable[Job]]) -> J
     job = await start()
     quota.charge(caller)
     return job
+
+
+def caller_gone(request: web.Request) -> bool:
+    transport = request.transport
+    return transport is None or transport.is_closing()
+
+
+async def wait_for_caller(request: web.Request, job: Job) -> JobResult:
+    """The job's result, for a synchronous caller. If the caller disconnects while the job is still in our line
+    (not yet submitted), the job is cancelled (``Job.cancel``): no credits are spent for nobody. A submitted job
+    runs on. Asynchronous video tasks do not use this: their caller polls later."""
+    waiter = asyncio.ensure_future(job.wait())
+    every = settings_of(request).disconnect_check_s
+    try:
+        while True:
+            done, _ = await asyncio.wait({waiter}, timeout=every)
+            if done:
+                return waiter.result()
+            if caller_gone(request) and job.cancel():
+                log.info("job %s: its caller left before it was submitted; cancelled", job.id)
+    except asyncio.CancelledError:
+        job.cancel()
+        raise
+    finally:
+        if not waiter.done():
+            waiter.cancel()
 
 
 def refs(values: Sequence[str], files: Sequence[UploadedFile] = ()) -> list[Any]:

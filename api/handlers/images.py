@@ -12,7 +12,7 @@ from aiohttp import web
 
 from api.body import read_input
 from api.errors import bad_request, renamed_params
-from api.handlers.common import as_list, caller_of, engine_of, launch, parse, refs
+from api.handlers.common import as_list, caller_of, engine_of, launch, parse, refs, wait_for_caller
 from api.keys import STREAMING
 from api.schemas import CompositionRequest, EditRequest, ImageRequest, ResponseFormat
 from core import Engine, Job, JobResult
@@ -34,7 +34,7 @@ async def generations(request: web.Request) -> web.StreamResponse:
         return await engine.imagine(spec, owner=caller.owner_tag, accounts=caller.accounts)
 
     job = await launch(request, start)
-    return await render(request, engine, await job.wait(), req.format)
+    return await render(request, engine, await wait_for_caller(request, job), req.format)
 
 
 async def compositions(request: web.Request) -> web.StreamResponse:
@@ -79,7 +79,7 @@ async def _compose(
 
     with renamed_params(renames or {}):
         job = await launch(request, start)
-        result = await job.wait()
+        result = await wait_for_caller(request, job)
     extra = {
         "input_images": len(images),
         "composition_type": "multi_image_synthesis" if len(images) > 1 else "single_image_transform",

@@ -16,7 +16,7 @@ from aiohttp import web
 
 from api.body import read_input
 from api.errors import ApiError, bad_request, from_core, renamed_params
-from api.handlers.common import as_list, caller_of, engine_of, launch, parse, refs, settings_of
+from api.handlers.common import as_list, caller_of, engine_of, launch, parse, refs, settings_of, wait_for_caller
 from api.keys import STREAMING
 from api.schemas import InputReference, VideoCreateRequest, VideoGenerationRequest
 from core import Asset, Job, JobEvent, JobRecord, JobState, VideoParams
@@ -66,7 +66,7 @@ async def generations(request: web.Request) -> web.Response:
 
     with renamed_params({"first_frame": "file_paths", "last_frame": "file_paths", "image": "file_paths"}):
         job = await launch(request, start)
-    result = await job.wait()
+    result = await wait_for_caller(request, job)
     url = result.videos[0].url if result.videos else None
     body: dict[str, Any] = {
         "created": int(time.time()),
