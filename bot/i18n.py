@@ -176,14 +176,24 @@ MESSAGES: dict[str, dict[str, str]] = {
         EN: "The Jimeng account needs a new session; an admin has been told.",
         ZH: "即梦账号需要新的会话，已通知管理员。",
     },
-    "e_quota": {EN: "Out of credits for today.", ZH: "今天的积分用完了。"},
+    "e_quota": {
+        EN: "Out of credits for today. Free credits come back {when}; a server admin can check /credits.",
+        ZH: "今天的积分用完了。免费积分将于 {when} 恢复；服务器管理员可以用 /credits 查看。",
+    },
     "e_rate": {EN: "Busy, try again in {s} s.", ZH: "正忙，请 {s} 秒后再试。"},
     "e_risk": {
-        EN: "Jimeng's risk control refused this for now; please try again later.",
-        ZH: "即梦风控暂时拒绝了请求，请稍后再试。",
+        EN: "Jimeng's risk control refused this for now; please try again {when}.",
+        ZH: "即梦风控暂时拒绝了请求，请于 {when} 再试。",
     },
-    "e_content": {EN: "Jimeng refused this prompt.", ZH: "即梦拒绝了这个提示词。"},
-    "e_content_image": {EN: "Jimeng refused this prompt or image.", ZH: "即梦拒绝了这个提示词或图片。"},
+    "e_content": {
+        EN: "Jimeng refused this prompt; rephrase it and try again.",
+        ZH: "即梦拒绝了这个提示词，请换个说法再试。",
+    },
+    "e_content_image": {
+        EN: "Jimeng refused this prompt or image; rephrase it or use another image.",
+        ZH: "即梦拒绝了这个提示词或图片，请换个说法或换一张图片。",
+    },
+    "job_reason": {EN: "↳ {reason}", ZH: "↳ {reason}"},
     "e_transport": {EN: "Jimeng is not answering; try later.", ZH: "即梦没有响应，请稍后再试。"},
     "e_timeout": {
         EN: "Jimeng did not finish in time (job `{job}`); it may still appear in /jobs later.",

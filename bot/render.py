@@ -6,6 +6,7 @@ Nothing here does I/O; tests call these functions directly.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Sequence
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -216,9 +217,10 @@ def error_text(err: BaseException, lang: str, *, job_id: str | None = None) -> s
     if isinstance(err, AuthError):
         return t(lang, "e_auth")
     if isinstance(err, QuotaError):
-        return t(lang, "e_quota")
+        reset = int(time.time() + err.retry_after)  # the daily reset
+        return t(lang, "e_quota", when=f"<t:{reset}:t> (<t:{reset}:R>)")
     if isinstance(err, RiskControlError):
-        return t(lang, "e_risk")
+        return t(lang, "e_risk", when=f"<t:{math.ceil(time.time() + err.retry_after)}:R>")
     if isinstance(err, RateLimitError):
         return t(lang, "e_rate", s=math.ceil(err.retry_after))
     if isinstance(err, ContentRejectedError):

@@ -176,13 +176,13 @@ class InteractionSurface:
         await self.late.deliver(embed=embed, plan=plan, view=view)
 
     async def fail(self, text: str) -> None:
+        """The public status message becomes the failure notice (it stays visible; edits ping nobody)."""
         if not self.expired:
             try:
                 try:
-                    await self.interaction.delete_original_response()
-                except discord.NotFound:
-                    pass
-                await self.interaction.followup.send(text, ephemeral=True)
+                    await self.interaction.edit_original_response(content=text, embed=None, attachments=[], view=None)
+                except discord.NotFound:  # the status message was deleted: tell the member alone
+                    await self.interaction.followup.send(text, ephemeral=True)
                 return
             except discord.HTTPException as exc:
                 if not _dead(exc):

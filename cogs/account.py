@@ -15,7 +15,9 @@ from discord.ext import commands
 from bot.bot import JimengBot
 from bot.checks import can_manage_guild
 from bot.i18n import language, t
+from bot.render import error_text
 from core import AccountStatus, ClaimResult
+from core.errors import error_from_dict
 
 log = logging.getLogger(__name__)
 
@@ -153,6 +155,10 @@ class Account(commands.Cog):
                     prompt=discord.utils.escape_markdown(prompt[:120]) or "—",
                 )
             )
+            if r.error:  # why it failed, in the words the member got
+                lines[-1] += "\n" + t(
+                    lang, "job_reason", reason=error_text(error_from_dict(r.error), lang, job_id=r.id)
+                )
         embed = discord.Embed(title=t(lang, "jobs_title"), colour=0x5865F2, timestamp=dt.datetime.now(dt.UTC))
         embed.description = "\n\n".join(lines)[:4000] if lines else t(lang, "jobs_none")
         await interaction.followup.send(embed=embed, ephemeral=True)

@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from tests.bot.conftest import World, run_bot
-from tests.bot.support import ephemeral, patches, result
+from tests.bot.support import patches, result
 
 
 def png(colour: str = "red", size: int = 64) -> bytes:
@@ -82,16 +82,18 @@ async def test_a_non_image_attachment_is_refused(world: World) -> None:
     assert cb.json["data"]["content"] == "Attachment 1 (notes.txt) is not an image." and cb.json["data"]["flags"] == 64
 
 
-async def test_a_broken_image_is_a_friendly_ephemeral_error(world: World) -> None:
+async def test_a_broken_image_is_a_friendly_error_in_place_of_the_status(world: World) -> None:
     bot = world.bot()
     async with run_bot(bot, fake=world.discord) as fake:
         ix = await fake.slash(
             "compose", {"prompt": "x"}, attachments={"image1": ("broken.png", b"not a png", "image/png")}
         )
         assert (await ix.wait_callback()).json == {"type": 5}
-        msg = await ephemeral(fake, ix)
-        assert fake.calls_matching("DELETE", "/messages/@original")  # the public "thinking" message went away
-    assert msg["content"].startswith("Image 1 could not be used")
+        msg = await fake.wait_until(
+            lambda: ix.original if ix.original and ix.original["content"].startswith("Image 1") else None
+        )
+    assert msg["content"].startswith("Image 1 could not be used")  # the status message became the notice
+    assert not fake.calls_matching("DELETE", "/messages/@original")
     assert not world.jimeng.jobs
 
 

@@ -88,5 +88,5 @@ async def test_a_job_that_failed_while_the_bot_was_down_is_reported_in_its_chann
                 post = await fake.wait_for_call("POST", "/channels/", count=posts_before + 1, timeout=15)
         finally:
             await engine2.close()
-    assert post.json["content"] == f"<@{fake.user.id}> Jimeng refused this prompt."
+    assert post.json["content"] == f"<@{fake.user.id}> Jimeng refused this prompt; rephrase it and try again."
     assert [str(u) for u in post.json["allowed_mentions"]["users"]] == [str(fake.user.id)]

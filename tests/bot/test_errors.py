@@ -1,12 +1,17 @@
-"""Every core error becomes a specific, friendly, ephemeral message; unexpected ones get an apology and a log."""
+"""Every core error becomes a specific, actionable message: a job's failure replaces its public status message (and
+/jobs repeats it); validation errors are ephemeral; unexpected ones get an apology and a log."""
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+import re
+import time
 
 import pytest
 
+from core.daily import seconds_to_reset
+from core.policy import COOLDOWN_BASE_S
 from tests.bot.conftest import World, run_bot
 from tests.bot.support import ephemeral
 from tests.core.support import FAST, sid
@@ -21,7 +26,7 @@ def account(world: World):
     [
         (
             lambda a: (setattr(a, "fail_generate", ["1006"]), setattr(a, "receive_fault", "-4")),
-            "Out of credits for today.",
+            "Out of credits for today. Free credits come back <t:{reset}:t> (<t:{reset}:R>); a server admin can check /credits.",
         ),
         (
             lambda a: setattr(a, "fail_generate", ["1015"]),
@@ -29,20 +34,37 @@ def account(world: World):
         ),
         (
             lambda a: setattr(a, "fail_generate", ["4013"]),
-            "Jimeng's risk control refused this for now; please try again later.",
+            "Jimeng's risk control refused this for now; please try again <t:{risk}:R>.",
         ),
-        (lambda a: setattr(a, "next_outcomes", [("fail", 30, "2038")]), "Jimeng refused this prompt."),
+        (
+            lambda a: setattr(a, "next_outcomes", [("fail", 30, "2038")]),
+            "Jimeng refused this prompt; rephrase it and try again.",
+        ),
     ],
     ids=["quota", "session", "risk", "moderation"],
 )
-async def test_job_errors_become_ephemeral_messages(world: World, setup, expected: str) -> None:
+async def test_job_errors_replace_the_public_status_and_show_in_jobs(world: World, setup, expected: str) -> None:
     setup(account(world))
     bot = world.bot()
     async with run_bot(bot, fake=world.discord) as fake:
         ix = await fake.slash("imagine", {"prompt": "trouble", "count": 1})
-        msg = await ephemeral(fake, ix)
-    assert msg["content"] == expected
-    assert ix.original is None  # the public "thinking" reply was removed
+        head = expected.split("{")[0][:20]
+        text = await fake.wait_until(
+            lambda: ix.original["content"] if ix.original and ix.original["content"].startswith(head) else None,
+            timeout=10,
+        )
+        jobs = await fake.slash("jobs")
+        listed = await ephemeral(fake, jobs)
+    stamps = [int(s) for s in re.findall(r"<t:(\d+):", text)]
+    if "{reset}" in expected:  # the daily reset, from core's QuotaError.retry_after
+        assert abs(stamps[0] - (time.time() + seconds_to_reset())) < 30
+        expected = expected.format(reset=stamps[0])
+    if "{risk}" in expected:  # about the cool-down from now
+        assert 0 < stamps[0] - time.time() <= COOLDOWN_BASE_S + 30
+        expected = expected.format(risk=stamps[0])
+    assert text == expected
+    assert not ix.original.get("flags", 0) & 64 and not ix.followups  # type: ignore[union-attr]  # public, in place
+    assert expected in listed["embeds"][0]["description"]
 
 
 async def test_session_expiry_is_posted_to_the_admin_channel(world: World, caplog: pytest.LogCaptureFixture) -> None:
@@ -63,7 +85,10 @@ async def test_timeout_names_the_job(world: World) -> None:
     bot = world.bot()
     async with run_bot(bot, fake=world.discord) as fake:
         ix = await fake.slash("imagine", {"prompt": "forever", "count": 1})
-        msg = await ephemeral(fake, ix)
+        msg = await fake.wait_until(
+            lambda: ix.original if ix.original and ix.original["content"].startswith("Jimeng did not") else None,
+            timeout=15,
+        )
     (record,) = await world.engine.store.list_owner("user_id", world.discord.user.id)
     assert msg["content"].startswith(f"Jimeng did not finish in time (job `{record.id}`)")
 

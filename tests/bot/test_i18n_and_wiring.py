@@ -55,7 +55,7 @@ def test_catalogue_is_complete_in_both_languages() -> None:
 
 
 def test_error_ladder_and_status_lines() -> None:
-    assert error_text(QuotaError("x"), EN) == "Out of credits for today."
+    assert error_text(QuotaError("x"), EN).startswith("Out of credits for today. Free credits come back <t:")
     assert error_text(RateLimitError("x", retry_after=12.2), EN) == "Busy, try again in 13 s."
     assert error_text(BotError("e_too_many", count=11, max=10), ZH) == "图片太多：11 张。该模型最多接受 10 张。"
     assert (
