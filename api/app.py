@@ -11,9 +11,9 @@ from aiohttp import web
 from pydantic import SecretStr
 
 from api.auth import Authenticator
-from api.keys import AUTH, QUOTA, REDACTOR, SERVICES, SETTINGS
+from api.keys import ACTIVE, AUTH, QUOTA, REDACTOR, SERVICES, SETTINGS
 from api.middlewares import auth_middleware, error_middleware
-from api.quota import DailyQuota
+from api.quota import ActiveJobs, DailyQuota
 from api.routes import setup_routes
 from api.services import Services
 from api.settings import ApiSettings
@@ -41,6 +41,7 @@ def create_app(
     app[SETTINGS] = settings.model_copy(update={"keys": SecretStr("")})  # handlers never see a key; AUTH has digests
     app[SERVICES] = Services(engine)
     app[QUOTA] = DailyQuota(settings.key_daily_jobs)
+    app[ACTIVE] = ActiveJobs(settings.max_active_jobs)
     if redactor is not None:
         app[REDACTOR] = redactor
     if engine is None:

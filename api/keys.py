@@ -8,7 +8,7 @@ from aiohttp import web
 
 if TYPE_CHECKING:
     from api.auth import Authenticator, Caller
-    from api.quota import DailyQuota
+    from api.quota import ActiveJobs, DailyQuota
     from api.services import Services
     from api.settings import ApiSettings
     from core.logsafe import RedactingFilter
@@ -17,6 +17,7 @@ SETTINGS: web.AppKey[ApiSettings] = web.AppKey("settings")
 SERVICES: web.AppKey[Services] = web.AppKey("services")  # holds the engine once the cleanup context built it
 AUTH: web.AppKey[Authenticator] = web.AppKey("auth")
 QUOTA: web.AppKey[DailyQuota] = web.AppKey("quota")
+ACTIVE: web.AppKey[ActiveJobs] = web.AppKey("active_jobs")
 
 CALLER: web.RequestKey[Caller] = web.RequestKey("caller")
 STREAMING: web.RequestKey[bool] = web.RequestKey("streaming")  # set once a streamed response has started

@@ -1,13 +1,18 @@
-"""Optional per-key daily job quota (server mode): counted in memory per UTC day."""
+"""Optional per-key daily job quota (server mode): counted in memory per UTC day; and the bound on one caller's
+unfinished jobs (``ActiveJobs``, both modes)."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from api.auth import Caller
 from api.errors import ApiError
+from api.settings import CALLER_FULL_RETRY_S
+from core import Job
 
 
 class DailyQuota:
@@ -48,3 +53,43 @@ class DailyQuota:
     def used(self, caller: Caller) -> int:
         self._roll()
         return self._used.get(caller.owner, 0)
+
+
+class ActiveJobs:
+    """At most ``limit`` unfinished jobs per caller (API key, or set of session ids): one caller cannot fill the
+    engine's line for everyone. Past it: 429 with ``Retry-After``. A job counts until it is terminal."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._active: dict[str, int] = {}
+        self._watchers: set[asyncio.Future[Any]] = set()
+
+    def check(self, caller: Caller) -> None:
+        held = self._active.get(caller.owner, 0)
+        if self.limit > 0 and held >= self.limit:
+            raise ApiError(
+                429,
+                f"you already have {held} unfinished jobs (at most {self.limit}); wait for one to finish",
+                type="rate_limit_error",
+                code="rate_limit_exceeded",
+                retry_after=CALLER_FULL_RETRY_S,
+            )
+
+    def hold(self, caller: Caller, job: Job) -> None:
+        owner = caller.owner
+        self._active[owner] = self._active.get(owner, 0) + 1
+        watcher = asyncio.ensure_future(job.wait_terminal())
+        self._watchers.add(watcher)
+
+        def done(fut: asyncio.Future[Any]) -> None:
+            self._watchers.discard(fut)
+            left = self._active.get(owner, 1) - 1
+            if left > 0:
+                self._active[owner] = left
+            else:
+                self._active.pop(owner, None)
+
+        watcher.add_done_callback(done)
+
+    def count(self, caller: Caller) -> int:
+        return self._active.get(caller.owner, 0)

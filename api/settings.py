@@ -8,6 +8,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 # Request bodies (issue #13). A JSON integer longer than this is no parameter's value: it parses as ±inf, which
 # validation refuses naming the field (``int()`` itself refuses 4,300 digits with a bare ValueError).
 JSON_MAX_INT_DIGITS = 400
+# A caller at API_MAX_ACTIVE_JOBS is told to come back after this long (429 Retry-After).
+CALLER_FULL_RETRY_S = 5.0
 # Bodies larger than this are parsed in a worker thread, so a big body never holds the event loop.
 JSON_THREAD_BYTES = 64 * 1024
 
@@ -25,6 +27,9 @@ class ApiSettings(BaseSettings):
     max_file_mb: float = Field(default=20.0, gt=0, description="largest single uploaded file")
     lenient_json_kb: float = Field(
         default=256.0, ge=0, description="largest JSON body that is repaired when strict parsing fails; larger: 400"
+    )
+    max_active_jobs: int = Field(
+        default=20, ge=0, description="unfinished jobs one caller (key or session ids) may have; 0 = unlimited"
     )
     disconnect_check_s: float = Field(
         default=0.5, gt=0, description="how often a synchronous request checks whether its caller is still there"

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ValidationError
 from api.auth import Caller
 from api.body import UploadedFile
 from api.errors import from_validation
-from api.keys import CALLER, QUOTA, SERVICES, SETTINGS
+from api.keys import ACTIVE, CALLER, QUOTA, SERVICES, SETTINGS
 from api.settings import ApiSettings
 from core import Engine, Job, JobResult
 from core.media import RefImage
@@ -45,10 +45,12 @@ async def launch(request: web.Request, start: Callable[[], Awaitable[Job]]) -> J
     """Start a job for the caller, counting it against the key's daily quota. ``start`` validates the request once
     (``engine.validate_image`` / ``validate_video``) and hands the spec to the engine."""
     caller = caller_of(request)
-    quota = request.app[QUOTA]
+    quota, active = request.app[QUOTA], request.app[ACTIVE]
     quota.check(caller)
+    active.check(caller)
     job = await start()
     quota.charge(caller)
+    active.hold(caller, job)
     return job
 
 

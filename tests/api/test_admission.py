@@ -70,3 +70,20 @@ async def test_the_line_per_account_is_bounded_with_429_and_retry_after(make_api
         for task in callers:
             task.cancel()
         await asyncio.gather(*callers, return_exceptions=True)
+
+
+async def test_one_caller_cannot_fill_the_line(make_api: ApiFactory) -> None:
+    async with make_api(max_active_jobs=2) as api:
+        api.fake.image_seconds = 1.0
+        holders = [asyncio.create_task(_post(api, 30)) for _ in range(2)]
+        while len(api.engine._jobs) < 2:
+            await asyncio.sleep(0.02)
+        async with (
+            aiohttp.ClientSession() as http,
+            http.post(api.url + "/v1/images/generations", data=BODY, headers=HEADERS) as resp,
+        ):
+            err = (await resp.json())["error"]
+            assert resp.status == 429 and "unfinished jobs" in err["message"], (resp.status, err)
+            assert int(resp.headers["Retry-After"]) >= 1
+        assert await asyncio.gather(*holders) == [200, 200]
+        assert await _post(api, 30) == 200  # finished jobs no longer count
