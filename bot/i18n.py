@@ -119,6 +119,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         ZH: "{mention} 你的结果好了（用时超过了 Discord 允许我编辑原回复的时间）。",
     },
     "reply_done": {EN: "{mention} here you go.", ZH: "{mention} 好了。"},
+    "done_ping": {EN: "{mention} your result is ready ↑", ZH: "{mention} 你的结果好了 ↑"},
     # buttons, selects, modals
     "reroll": {EN: "Reroll", ZH: "重新生成"},
     "vary": {EN: "Vary #{n}", ZH: "变体 #{n}"},

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEAD_TOKEN_CODES = frozenset({50027, 10015})
+PING_AFTER_S = 60.0  # a result that took longer is announced with a ping (the edit that shows it pings nobody)
 
 
 class SurfaceGone(Exception):
@@ -168,6 +169,10 @@ class InteractionSurface:
                 )
                 for batch in batches[1:]:
                     await self.interaction.followup.send(files=_files(batch), wait=True)
+                if self.bot.clock() - self.interaction.created_at.timestamp() >= PING_AFTER_S:
+                    await self.interaction.followup.send(
+                        t(self.lang, "done_ping", mention=f"<@{self.user_id}>"), allowed_mentions=_only(self.user_id)
+                    )
                 return
             except discord.HTTPException as exc:
                 if not _dead(exc):
@@ -203,6 +208,7 @@ class MessageSurface:
         self.lang = language(guild_locale, bot.config.locale)
         self.warning: str | None = None
         self.status: discord.Message | None = None
+        self.started = bot.clock()
 
     @property
     def limit(self) -> int:
@@ -229,6 +235,10 @@ class MessageSurface:
             await self.message.reply(files=_files(batches[0]), **kwargs)
         for batch in batches[1:]:
             await self.message.channel.send(files=_files(batch))
+        if self.status is not None and self.bot.clock() - self.started >= PING_AFTER_S:  # the edit did not ping
+            await self.status.reply(
+                t(self.lang, "done_ping", mention=self.user.mention), allowed_mentions=_only(self.user_id)
+            )
 
     async def fail(self, text: str) -> None:
         try:
