@@ -45,11 +45,21 @@ def _asset(record: JobRecord, n: int) -> Any:
 
 
 class ComposeModal(discord.ui.Modal):
-    """Prompt + optional extra images; composes from ``refs`` plus the uploads."""
+    """Prompt + optional extra images; composes from ``refs`` plus the uploads. With ``spec`` (Vary) the source job's
+    settings (model, ratio, resolution, count, strength) are kept and only the prompt is the member's."""
 
-    def __init__(self, *, title: str, lang: str, refs: Sequence[actions.RefSource], prompt: str = "") -> None:
+    def __init__(
+        self,
+        *,
+        title: str,
+        lang: str,
+        refs: Sequence[actions.RefSource],
+        prompt: str = "",
+        spec: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__(title=title[:45], timeout=600)
         self.refs = list(refs)
+        self.spec = spec
         self.prompt_input: discord.ui.TextInput[Any] = discord.ui.TextInput(
             custom_id="prompt", style=discord.TextStyle.paragraph, max_length=2000, default=prompt or None
         )
@@ -66,7 +76,8 @@ class ComposeModal(discord.ui.Modal):
     async def on_submit(self, interaction: discord.Interaction) -> None:
         bot = _bot(interaction)
         refs = [*self.refs, *self.upload.values]
-        params = ImageParams(prompt=self.prompt_input.value)
+        prompt = self.prompt_input.value
+        params = ImageParams.from_spec(self.spec, prompt=prompt) if self.spec else ImageParams(prompt=prompt)
         await actions.launch_image(bot, interaction, params, refs)
 
     async def on_error(self, interaction: discord.Interaction, error: Exception) -> None:  # type: ignore[override]
@@ -126,7 +137,9 @@ class VaryButton(_JobItem, discord.ui.DynamicItem[discord.ui.Button[Any]], templ
             asset = _asset(record, self.n)
             lang = language(interaction.locale, _bot(interaction).config.locale)
             prompt = ImageParams.from_spec(record.spec).prompt
-            modal = ComposeModal(title=t(lang, "vary_title", n=self.n), lang=lang, refs=[asset], prompt=prompt)
+            modal = ComposeModal(
+                title=t(lang, "vary_title", n=self.n), lang=lang, refs=[asset], prompt=prompt, spec=dict(record.spec)
+            )
             await interaction.response.send_modal(modal)
 
         await self._guarded(interaction, run())
