@@ -22,8 +22,8 @@ import aiohttp
 from PIL import Image, ImageOps, UnidentifiedImageError
 from yarl import URL
 
-from core.decoding import DECODE_BUDGET
-from core.errors import InvalidRequestError, JimengError, UploadError
+from core.decoding import DECODE_BUDGET, return_freed_memory
+from core.errors import InvalidRequestError, UploadError
 from core.fetch import FetchPolicy, ImageRefused, fetch_url, too_large
 from core.policy import (
     PREPARE_CONCURRENCY,
@@ -309,7 +309,7 @@ async def prepare_one(
         pixels = await asyncio.to_thread(decoded_pixels, data)
         (allowance or RequestPixels()).take(pixels)
         async with DECODE_BUDGET.hold(pixels):
-            prepared = await asyncio.to_thread(normalise, data, index)
+            prepared = await asyncio.to_thread(_normalise_and_trim, data, index)
     except ImageRefused as exc:
         raise UploadError(f"reference image {index + 1} ({ref.describe()}): {exc}", index=index) from None
     if prepared.converted:
@@ -324,6 +324,13 @@ async def prepare_one(
             len(prepared.data),
         )
     return prepared
+
+
+def _normalise_and_trim(data: bytes, index: int) -> PreparedImage:
+    try:
+        return normalise(data, index)
+    finally:
+        return_freed_memory()
 
 
 def _read_file(path: str, limit: int) -> bytes:
@@ -342,28 +349,32 @@ def _read_file(path: str, limit: int) -> bytes:
 
 
 async def gather_bounded(factories: Sequence[Callable[[], Awaitable[T]]], limit: int) -> list[T]:
-    """Run the coroutines with at most ``limit`` at once; on failure cancel the rest and raise the first error
-    by position (so "reference 2 failed" wins over "reference 5 failed" whatever finished first)."""
+    """Run the coroutines with at most ``limit`` at once; on failure cancel the ones after it and raise the first
+    error by position (so "reference 2 failed" wins over "reference 5 failed" whatever finished first: the ones
+    before a failure still run to their end, as one of them may fail too)."""
     sem = asyncio.Semaphore(max(1, limit))
     results: list[T | None] = [None] * len(factories)
     errors: dict[int, BaseException] = {}
+    tasks: list[asyncio.Task[None]] = []
 
     async def run(i: int) -> None:
         async with sem:
             try:
                 results[i] = await factories[i]()
-            except JimengError as exc:
+            except Exception as exc:
                 errors[i] = exc
-                raise
+                for later in tasks[i + 1 :]:
+                    later.cancel()
 
+    tasks.extend(asyncio.create_task(run(i)) for i in range(len(factories)))
     try:
-        async with asyncio.TaskGroup() as tg:
-            for i in range(len(factories)):
-                tg.create_task(run(i))
-    except BaseExceptionGroup as group:
-        if errors:
-            raise errors[min(errors)] from None
-        raise group.exceptions[0] from None
+        await asyncio.gather(*tasks, return_exceptions=True)
+    except asyncio.CancelledError:
+        for task in tasks:
+            task.cancel()
+        raise
+    if errors:
+        raise errors[min(errors)] from None
     return cast(list[T], results)
 
 

@@ -85,7 +85,6 @@ SOURCE_MAX_PIXELS: Final = 80_000_000  # refuse to decode anything bigger (decom
 # refused (four 8000 × 8000 references pass, five do not).
 DECODE_BUDGET_PIXELS: Final = 80_000_000
 REQUEST_DECODE_MAX_PIXELS: Final = 260_000_000
-MALLOC_MMAP_THRESHOLD_BYTES: Final = 1024 * 1024  # allocations from here up are mmapped, so freeing returns them
 
 # Fetching references from URLs (ours, not upstream's).
 DOWNLOAD_MAX_BYTES: Final = 20 * 1024 * 1024

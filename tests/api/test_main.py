@@ -78,3 +78,34 @@ async def test_server_mode_without_accounts_refuses_to_start(tmp_path: Path) -> 
     _, err = await asyncio.wait_for(proc.communicate(), 20)
     assert proc.returncode == 2
     assert "JIMENG_SESSION_IDS" in err.decode() and len(err.decode().strip().splitlines()) == 1
+
+
+def test_help_prints_and_exits_without_creating_data(tmp_path: Path) -> None:
+    import subprocess
+
+    env = {k: v for k, v in _env(tmp_path).items() if k != "JIMENG_DATA_DIR"}  # the default: ./data
+    out = subprocess.run(
+        [sys.executable, "-m", "api", "--help"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=30
+    )
+    assert out.returncode == 0 and "API_PORT" in out.stdout and "usage" in out.stdout
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_port_in_use_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    import subprocess
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        out = subprocess.run(
+            [sys.executable, "-m", "api"],
+            cwd=tmp_path,
+            env=_env(tmp_path, API_PORT=str(port)),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert out.returncode == 2, out.stderr[-500:]
+    assert "Traceback" not in out.stderr
+    assert out.stderr.strip().splitlines()[-1].startswith(f"cannot listen on 127.0.0.1:{port}")
