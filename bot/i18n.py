@@ -62,6 +62,8 @@ COMMAND_ZH: dict[str, str] = {
     "Show the Jimeng accounts' credits (server admins)": "查看即梦账号积分（服务器管理员）",
     "jobs": "任务",
     "Your recent and running Jimeng jobs": "你最近的和进行中的即梦任务",
+    "help": "帮助",
+    "How to use the Jimeng bot: commands, prompt flags, this server's defaults": "即梦机器人用法：命令、提示词参数、本服务器的默认设置",
 }
 
 
@@ -195,6 +197,45 @@ MESSAGES: dict[str, dict[str, str]] = {
         ZH: "即梦拒绝了这个提示词或图片，请换个说法或换一张图片。",
     },
     "job_reason": {EN: "↳ {reason}", ZH: "↳ {reason}"},
+    "e_flag_unknown": {
+        EN: "I don't know the flag `{flag}`. Flags I understand: {known} (see /help).",
+        ZH: "我不认识参数 `{flag}`。支持的参数：{known}（见 /help）。",
+    },
+    "e_flag_value": {
+        EN: "`{flag}` can't be `{value}`; use {allowed}.",
+        ZH: "`{flag}` 不能是 `{value}`；可用：{allowed}。",
+    },
+    "e_flag_twice": {EN: "`{flag}` is given twice.", ZH: "`{flag}` 出现了两次。"},
+    "e_flag_conflict": {
+        EN: "`{flag}` in the prompt contradicts the `{option}` option; keep one of them.",
+        ZH: "提示词里的 `{flag}` 和选项 `{option}` 矛盾，请只保留一个。",
+    },
+    "help_title": {EN: "Jimeng: how to use me", ZH: "即梦：使用方法"},
+    "help_commands_h": {EN: "Commands", ZH: "命令"},
+    "help_commands": {
+        EN: "`/imagine` text to image · `/compose` from your images · `/video` text or image to video · "
+        "right-click a message → Apps → **Compose with Jimeng** · reply to images mentioning me · "
+        "`/jobs` your jobs · `/credits` accounts (admins)",
+        ZH: "`/画图` 文生图 · `/合成` 用你的图片生成 · `/视频` 文生视频或图生视频 · 右键消息 → 应用 → **用即梦合成** · "
+        "回复图片并@我 · `/任务` 你的任务 · `/积分` 账号（管理员）",
+    },
+    "help_flags_h": {EN: "Flags in the prompt", ZH: "提示词参数"},
+    "help_flags": {
+        EN: "`--ar 16:9` ratio · `--no text, watermark` what to avoid · `--seed 42` · `--count 2` (1–8) · "
+        "`--model jimeng-4.0`. Example: `a red fox in snow --ar 16:9 --no people`. "
+        "A flag that contradicts an option is refused.",
+        ZH: "`--ar 16:9` 比例 · `--no 文字, 水印` 不要出现的内容 · `--seed 42` · `--count 2`（1–8）· "
+        "`--model jimeng-4.0`。例如：`雪中的红狐狸 --ar 16:9 --no 人物`。参数与选项矛盾时会被拒绝。",
+    },
+    "help_defaults_h": {EN: "This server", ZH: "本服务器"},
+    "help_defaults": {
+        EN: "Image model `{image}` · video model `{video}` · {jobs} job(s) at once per member, {queue} more waiting.",
+        ZH: "图片模型 `{image}` · 视频模型 `{video}` · 每人同时 {jobs} 个任务，另可排队 {queue} 个。",
+    },
+    "e_flag_no_prompt": {
+        EN: "Put the prompt before the flags, e.g. `a red fox --ar 16:9`.",
+        ZH: "请把提示词写在参数前面，例如 `一只红狐狸 --ar 16:9`。",
+    },
     "e_transport": {EN: "Jimeng is not answering; try later.", ZH: "即梦没有响应，请稍后再试。"},
     "e_timeout": {
         EN: "Jimeng did not finish in time (job `{job}`); it may still appear in /jobs later.",

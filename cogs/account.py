@@ -163,6 +163,26 @@ class Account(commands.Cog):
         embed.description = "\n\n".join(lines)[:4000] if lines else t(lang, "jobs_none")
         await interaction.followup.send(embed=embed, ephemeral=True)
 
+    @app_commands.command(
+        name=_("help"), description=_("How to use the Jimeng bot: commands, prompt flags, this server's defaults")
+    )
+    async def help(self, interaction: discord.Interaction) -> None:
+        lang = language(interaction.locale, self.bot.config.locale)
+        cfg, engine_cfg = self.bot.config, self.bot.engine.config
+        defaults = t(
+            lang,
+            "help_defaults",
+            image=engine_cfg.default_image_model,
+            video=engine_cfg.default_video_model,
+            jobs=cfg.member_jobs,
+            queue=cfg.member_queue,
+        )
+        embed = discord.Embed(title=t(lang, "help_title"), colour=0x5865F2)
+        embed.add_field(name=t(lang, "help_commands_h"), value=t(lang, "help_commands"), inline=False)
+        embed.add_field(name=t(lang, "help_flags_h"), value=t(lang, "help_flags"), inline=False)
+        embed.add_field(name=t(lang, "help_defaults_h"), value=defaults, inline=False)
+        await interaction.response.send_message(embed=embed, ephemeral=True)
+
 
 _JOB_STATES = {f"js_{s}" for s in ("queued", "uploading", "submitting", "pending", "generating", "succeeded", "failed")}
 

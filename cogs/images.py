@@ -13,6 +13,7 @@ from discord.ext import commands
 from bot import actions
 from bot.bot import JimengBot
 from bot.components import ComposeModal
+from bot.flags import apply_flags
 from bot.i18n import language, t
 from bot.render import BotError, error_text
 from core import ImageParams, JimengError
@@ -80,15 +81,9 @@ class Images(commands.Cog):
         negative: str | None = None,
         strength: app_commands.Range[float, 0.0, 1.0] | None = None,
     ) -> None:
-        params = ImageParams(
-            prompt=prompt,
-            model=model or None,
-            ratio=ratio,
-            resolution=resolution,
-            count=count,
-            negative_prompt=negative or "",
-            sample_strength=0.5 if strength is None else strength,
-        )
+        options = {"model": model or None, "ratio": ratio, "resolution": resolution, "count": count}
+        kwargs = apply_flags(prompt, {**options, "negative_prompt": negative or None})
+        params = ImageParams(**kwargs, sample_strength=0.5 if strength is None else strength)
         await actions.launch_image(self.bot, interaction, params)
 
     @imagine.autocomplete("model")
@@ -138,14 +133,8 @@ class Images(commands.Cog):
         strength: app_commands.Range[float, 0.0, 1.0] | None = None,
     ) -> None:
         refs = [a for a in (image1, image2, image3, image4) if a is not None]
-        params = ImageParams(
-            prompt=prompt,
-            model=model or None,
-            ratio=ratio,
-            resolution=resolution,
-            count=count,
-            sample_strength=0.5 if strength is None else strength,
-        )
+        kwargs = apply_flags(prompt, {"model": model or None, "ratio": ratio, "resolution": resolution, "count": count})
+        params = ImageParams(**kwargs, sample_strength=0.5 if strength is None else strength)
         await actions.launch_image(self.bot, interaction, params, refs)
 
     @compose.autocomplete("model")
@@ -195,7 +184,9 @@ class Images(commands.Cog):
                 raise BotError("e_no_images")
             if not prompt:
                 raise BotError("e_no_prompt")
-            actions.launch_from_message(self.bot, message, ImageParams(prompt=prompt), refs, warning=warning)
+            actions.launch_from_message(
+                self.bot, message, ImageParams(**apply_flags(prompt, {})), refs, warning=warning
+            )
         except Exception as err:
             if not isinstance(err, BotError | JimengError):
                 log.exception("reply-compose failed for user %s in guild %s", message.author.id, message.guild.id)

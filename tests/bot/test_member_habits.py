@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.bot.conftest import World, run_bot
 from tests.bot.support import result
 
@@ -35,3 +37,52 @@ async def test_vary_keeps_the_source_settings(world: World) -> None:
     keys = ("model", "ratio", "resolution", "count", "sample_strength")
     assert {k: new.spec.get(k) for k in keys} == {k: source.spec.get(k) for k in keys}
     assert new.spec["ratio"] == "16:9" and new.spec["count"] == 2 and new.spec["prompt"] == "a lighthouse at night"
+
+
+async def test_prompt_flags_set_the_request(world: World) -> None:
+    async with run_bot(world.bot(), fake=world.discord) as fake:
+        ix = await fake.slash(
+            "imagine", {"prompt": "a red fox in snow --ar 16:9 --no people, text --seed 42 --count 2"}
+        )
+        msg = await result(fake, ix)
+    record = await world.engine.store.get(msg["embeds"][0]["footer"]["text"].split()[-1])
+    assert record is not None
+    spec = record.spec
+    assert (spec["prompt"], spec["ratio"], spec["negative_prompt"], spec["seed"], spec["count"]) == (
+        "a red fox in snow",
+        "16:9",
+        "people, text",
+        42,
+        2,
+    )
+
+
+@pytest.mark.parametrize(
+    ("prompt", "options", "expected"),
+    [
+        ("a fox --ar 16:9", {"ratio": "1:1"}, "`--ar` in the prompt contradicts the `ratio` option; keep one of them."),
+        ("a fox --stylize 100", {}, "I don't know the flag `--stylize`."),
+        ("a fox --count 12", {}, "`--count` can't be `12`; use 1–8."),
+        ("a fox --seed", {}, "`--seed` can't be `—`"),
+        ("--ar 1:1", {}, "Put the prompt before the flags"),
+    ],
+)
+async def test_bad_or_conflicting_flags_are_clear_ephemeral_errors(
+    world: World, prompt: str, options: dict, expected: str
+) -> None:
+    async with run_bot(world.bot(), fake=world.discord) as fake:
+        ix = await fake.slash("imagine", {"prompt": prompt, **options})
+        cb = await ix.wait_callback()
+    assert cb.json["type"] == 4 and cb.json["data"]["flags"] == 64
+    assert cb.json["data"]["content"].startswith(expected)
+    assert not world.jimeng.jobs
+
+
+async def test_help_lists_commands_flags_and_this_servers_defaults(world: World) -> None:
+    async with run_bot(world.bot(member_jobs=3), fake=world.discord) as fake:
+        ix = await fake.slash("help", locale="zh-CN")
+        cb = await ix.wait_callback()
+    embed = cb.json["data"]["embeds"][0]
+    text = " ".join(f["value"] for f in embed["fields"])
+    assert cb.json["data"]["flags"] == 64 and "--ar" in text and "--seed" in text and "/画图" in text
+    assert world.engine.config.default_image_model in text and "每人同时 3 个任务" in text
