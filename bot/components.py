@@ -209,6 +209,36 @@ class PickSelect(_JobItem, discord.ui.DynamicItem[discord.ui.Select[Any]], templ
         await self._guarded(interaction, run())
 
 
+class DeleteButton(_JobItem, discord.ui.DynamicItem[discord.ui.Button[Any]], template=rf"jimeng:delete:{JOB}"):
+    """Deletes the result message: for the member who asked for it, and for members who may manage messages."""
+
+    def __init__(self, job_id: str, *, label: str = "Delete") -> None:
+        super().__init__(
+            discord.ui.Button(
+                label=label, emoji="🗑️", style=discord.ButtonStyle.secondary, custom_id=f"jimeng:delete:{job_id}"
+            )
+        )
+        self.job_id = job_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Button[Any], match: re.Match[str]
+    ) -> DeleteButton:
+        return cls(match["job"])
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        async def run() -> None:
+            record = await _record(interaction, self.job_id)
+            perms = interaction.permissions
+            if record.owner.get("user_id") != interaction.user.id and not (perms.manage_messages or perms.manage_guild):
+                raise BotError("e_delete_not_yours")
+            await interaction.response.defer()
+            if interaction.message is not None:
+                await interaction.message.delete()
+
+        await self._guarded(interaction, run())
+
+
 def result_view(job_id: str, *, kind: str, images: int, lang: str, chosen: int = 1) -> discord.ui.View:
     """Reroll for every result; with images also Vary / Animate for the chosen one, and a select when several."""
     view = discord.ui.View(timeout=None)
@@ -218,7 +248,14 @@ def result_view(job_id: str, *, kind: str, images: int, lang: str, chosen: int =
     if kind != "video" and images:
         view.add_item(VaryButton(job_id, chosen, label=t(lang, "vary", n=chosen)))
         view.add_item(AnimateButton(job_id, chosen, label=t(lang, "animate", n=chosen)))
+    view.add_item(DeleteButton(job_id, label=t(lang, "delete")))
     return view
 
 
-DYNAMIC_ITEMS: tuple[type[discord.ui.DynamicItem[Any]], ...] = (RerollButton, VaryButton, AnimateButton, PickSelect)
+DYNAMIC_ITEMS: tuple[type[discord.ui.DynamicItem[Any]], ...] = (
+    RerollButton,
+    VaryButton,
+    AnimateButton,
+    PickSelect,
+    DeleteButton,
+)

@@ -124,6 +124,11 @@ MESSAGES: dict[str, dict[str, str]] = {
     "done_ping": {EN: "{mention} your result is ready ↑", ZH: "{mention} 你的结果好了 ↑"},
     # buttons, selects, modals
     "reroll": {EN: "Reroll", ZH: "重新生成"},
+    "delete": {EN: "Delete", ZH: "删除"},
+    "e_delete_not_yours": {
+        EN: "Only the member who asked for this result (or a moderator) can delete it.",
+        ZH: "只有发起这个任务的成员（或管理员）可以删除它。",
+    },
     "vary": {EN: "Vary #{n}", ZH: "变体 #{n}"},
     "animate": {EN: "Animate #{n}", ZH: "做成视频 #{n}"},
     "pick": {EN: "Choose the image for Vary / Animate", ZH: "选择用于变体 / 视频的图片"},

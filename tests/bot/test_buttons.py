@@ -53,7 +53,7 @@ async def test_animate_makes_a_video_from_the_image(world: World) -> None:
     assert file.filename.endswith(".mp4") and file.content_type in (None, "video/mp4", "application/octet-stream")
     assert video["embeds"][0]["title"] == "Jimeng video"
     video_id = video["embeds"][0]["footer"]["text"].split()[-1]
-    assert custom_ids(video) == [f"jimeng:reroll:{video_id}"]
+    assert custom_ids(video) == [f"jimeng:reroll:{video_id}", f"jimeng:delete:{video_id}"]
     (vjob,) = [j for j in world.jimeng.jobs.values() if j.kind == "video"]
     assert vjob.references  # the first frame was uploaded
 

@@ -45,6 +45,7 @@ async def test_imagine_defers_at_once_edits_status_then_uploads_the_images(world
         f"jimeng:reroll:{job_id}",
         f"jimeng:vary:{job_id}:1",
         f"jimeng:animate:{job_id}:1",
+        f"jimeng:delete:{job_id}",
     ]
     assert len(msg["attachments"]) == 2
     record = await world.engine.store.get(job_id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.bot.conftest import World, run_bot
-from tests.bot.support import result
+from tests.bot.support import ephemeral, result
 
 
 async def test_a_long_job_pings_the_requester_and_a_quick_one_does_not(world: World) -> None:
@@ -86,3 +86,20 @@ async def test_help_lists_commands_flags_and_this_servers_defaults(world: World)
     text = " ".join(f["value"] for f in embed["fields"])
     assert cb.json["data"]["flags"] == 64 and "--ar" in text and "--seed" in text and "/画图" in text
     assert world.engine.config.default_image_model in text and "每人同时 3 个任务" in text
+
+
+async def test_delete_is_for_the_requester_and_moderators_only(world: World) -> None:
+    fake = world.discord
+    stranger = fake.create_user("mallory")
+    fake.add_member(fake.guild, stranger)
+    async with run_bot(world.bot(), fake=fake):
+        ix = await fake.slash("imagine", {"prompt": "mine", "count": 1})
+        msg = await result(fake, ix)
+        job_id = msg["embeds"][0]["footer"]["text"].split()[-1]
+        theirs = await fake.click(msg, f"jimeng:delete:{job_id}", user=stranger)
+        refused = await ephemeral(fake, theirs)
+        assert msg["id"] in fake.messages
+        mine = await fake.click(msg, f"jimeng:delete:{job_id}")
+        await fake.wait_until(lambda: msg["id"] not in fake.messages, timeout=5)
+    assert refused["content"].startswith("Only the member who asked for this result")
+    assert (await mine.wait_callback()).json["type"] == 6
