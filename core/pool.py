@@ -195,7 +195,8 @@ class AccountPool:
         states = {a.state for a in candidates}
         if states == {AccountState.INVALID}:
             return AuthError(
-                "every Jimeng session is invalid or expired; an admin must set new session ids", ret=RET_SESSION_INVALID
+                "every Jimeng session id is invalid or expired; log in to Jimeng again for a new sessionid",
+                ret=RET_SESSION_INVALID,
             )
         if AccountState.COOLDOWN in states and AccountState.OK not in states:
             wait = max(

@@ -142,18 +142,21 @@ def _error_body(err: JimengError) -> dict[str, Any]:
     return {"code": api.code or "error", "message": api.message, "param": api.param, "type": api.type}
 
 
-def task_from_job(job: Job) -> Task:
+def task_from_job(job: Job, record: JobRecord | None = None) -> Task:
+    """A live job as a task; ``record`` (its stored row) gives the real creation time of a job that a restart
+    recovered (the live object was made at the restart)."""
     ev = job.last_event
     spec = job.spec
     w, h = spec.size
     result = ev.result
     if result is not None and result.width and result.height:
         w, h = result.width, result.height
-    done_at = int(job.created_at + ev.elapsed_s) if ev.state.terminal else None
+    created = record.created_at if record is not None and job.recovered else job.created_at
+    done_at = int(job.finished_at) if ev.state.terminal and job.finished_at is not None else None
     return Task(
         id=job.id,
         owner=job.owner,
-        created_at=int(job.created_at),
+        created_at=int(created),
         state=ev.state.value,
         model=spec.model.name,
         prompt=spec.prompt,
@@ -207,7 +210,7 @@ async def find_task(request: web.Request, video_id: str) -> Task:
     task: Task | None = None
     if job is not None:
         if job.kind == "video":
-            task = task_from_job(job)
+            task = task_from_job(job, await engine.store.get(job_id) if job.recovered else None)
     else:
         record = await engine.store.get(job_id)
         if record is not None and record.kind == "video":
@@ -280,7 +283,7 @@ async def list_tasks(request: web.Request) -> web.Response:
         if record.kind != "video":
             continue
         job = engine.job(record.id)
-        data.append((task_from_job(job) if job is not None else task_from_record(record)).to_openai())
+        data.append((task_from_job(job, record) if job is not None else task_from_record(record)).to_openai())
     if request.query.get("order") == "asc":
         data.reverse()
     return web.json_response(

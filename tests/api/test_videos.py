@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
 
 import aiohttp
 import openai
 import pytest
+from aiohttp import web
+from pydantic import SecretStr
 
-from tests.api.conftest import KEY_A, KEY_B, USER_SID, Api, png
+from api.app import create_app
+from api.settings import ApiSettings
+from core import Engine, EngineConfig
+from emulator import FakeJimeng
+from tests.api.conftest import KEY_A, KEY_B, POOL_SID, USER_SID, Api, png
+from tests.core.support import FAST
 
 # The SDK marks its video methods deprecated (OpenAI retires Sora); the wire shape is what we implement.
 pytestmark = pytest.mark.filterwarnings("ignore:The Sora API:DeprecationWarning")
@@ -111,3 +122,43 @@ async def test_sync_video_generations_multipart_frames(bearer_api: Api) -> None:
             assert resp.status == 200, doc
     assert doc["videoUrl"] and doc["data"][0]["url"] == doc["videoUrl"]
     assert len(bearer_api.fake.uploaded_images) == 2
+
+
+async def test_a_task_keeps_its_real_times_across_a_restart(fake: FakeJimeng, tmp_path: Path) -> None:
+    """Issue #13: a task recovered after a restart reported the restart as its created_at."""
+    fake.video_seconds = 3.0
+    settings = ApiSettings(_env_file=None, keys=SecretStr(KEY_A), port=0, poll_after_ms=100)  # type: ignore[call-arg]
+    config = EngineConfig(tokens=POOL_SID, upstream_url=fake.url, maintenance=False, timing=FAST, data_dir=tmp_path)
+    headers = {"Authorization": f"Bearer {KEY_A}"}
+
+    @asynccontextmanager
+    async def serve(http: aiohttp.ClientSession) -> AsyncIterator[str]:
+        engine = Engine(http, config)
+        await engine.start()
+        runner = web.AppRunner(create_app(settings, engine), access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        try:
+            yield f"http://127.0.0.1:{runner.addresses[0][1]}"
+        finally:
+            await runner.cleanup()
+            await engine.close()
+
+    async with aiohttp.ClientSession() as http:
+        async with serve(http) as url:
+            body = {"prompt": "a boat", "model": "jimeng-video-3.0", "seconds": "5"}
+            async with http.post(url + "/v1/videos", json=body, headers=headers) as resp:
+                task = await resp.json()
+            assert resp.status == 200, task
+        await asyncio.sleep(1.5)  # the restart comes a whole second later
+        async with serve(http) as url:
+            for _ in range(100):
+                async with http.get(f"{url}/v1/videos/{task['id']}", headers=headers) as resp:
+                    now = await resp.json()
+                if now["status"] in ("completed", "failed"):
+                    break
+                await asyncio.sleep(0.1)
+    assert now["created_at"] == task["created_at"]
+    assert now["status"] == "completed", now
+    assert task["created_at"] <= now["completed_at"] <= time.time() + 1
