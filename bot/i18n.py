@@ -125,6 +125,10 @@ MESSAGES: dict[str, dict[str, str]] = {
     # buttons, selects, modals
     "reroll": {EN: "Reroll", ZH: "重新生成"},
     "delete": {EN: "Delete", ZH: "删除"},
+    "reencoded": {
+        EN: "Re-encoded as WebP to fit Discord's upload limit: {files}",
+        ZH: "为符合 Discord 上传限制已重新编码为 WebP：{files}",
+    },
     "e_delete_not_yours": {
         EN: "Only the member who asked for this result (or a moderator) can delete it.",
         ZH: "只有发起这个任务的成员（或管理员）可以删除它。",

@@ -56,6 +56,21 @@ def _only(user_id: int) -> discord.AllowedMentions:
     return discord.AllowedMentions(users=[discord.Object(user_id)] if user_id else False, everyone=False, roles=False)
 
 
+def note_reencoded(embed: discord.Embed, plan: Plan, lang: str) -> None:
+    """Say in the embed which files were re-encoded to fit Discord's limits (idempotent)."""
+    names = [u.filename for u in plan.uploads if u.reencoded]
+    if not names:
+        return
+    line = t(lang, "reencoded", files=", ".join(names))
+    title = t(lang, "f_notes")
+    for i, f in enumerate(embed.fields):
+        if f.name == title:
+            if line not in (f.value or ""):
+                embed.set_field_at(i, name=title, value=f"{f.value}\n{line}"[:1024], inline=False)
+            return
+    embed.add_field(name=title, value=line[:1024], inline=False)
+
+
 def _files(batch: list[Upload]) -> list[discord.File]:
     return [u.file() for u in batch]
 
@@ -89,6 +104,7 @@ class ChannelSurface:
         raise SurfaceGone  # a channel keeps no status message
 
     async def deliver(self, *, embed: discord.Embed, plan: Plan, view: discord.ui.View | None) -> None:
+        note_reencoded(embed, plan, self.lang)
         await self.post(t(self.lang, "late", mention=self.mention), embed, list(plan.batches()) or [[]], view)
 
     async def fail(self, text: str) -> None:
@@ -161,6 +177,7 @@ class InteractionSurface:
             raise
 
     async def deliver(self, *, embed: discord.Embed, plan: Plan, view: discord.ui.View | None) -> None:
+        note_reencoded(embed, plan, self.lang)
         batches = list(plan.batches()) or [[]]
         if not self.expired:
             try:
@@ -224,6 +241,7 @@ class MessageSurface:
             raise SurfaceGone from None
 
     async def deliver(self, *, embed: discord.Embed, plan: Plan, view: discord.ui.View | None) -> None:
+        note_reencoded(embed, plan, self.lang)
         batches = list(plan.batches()) or [[]]
         content = t(self.lang, "reply_done", mention=self.user.mention)
         kwargs: dict[str, Any] = {"content": content, "embed": embed, "allowed_mentions": _only(self.user_id)}

@@ -103,3 +103,13 @@ async def test_delete_is_for_the_requester_and_moderators_only(world: World) -> 
         await fake.wait_until(lambda: msg["id"] not in fake.messages, timeout=5)
     assert refused["content"].startswith("Only the member who asked for this result")
     assert (await mine.wait_callback()).json["type"] == 6
+
+
+async def test_a_reencoded_result_says_so(world: World) -> None:
+    async with run_bot(world.bot(), fake=world.discord) as fake:
+        small = await fake.slash("imagine", {"prompt": "q", "count": 1}, attachment_size_limit=20_000)
+        plain = await fake.slash("imagine", {"prompt": "p", "count": 1})
+        shrunk, kept = await result(fake, small), await result(fake, plain)
+    notes = {f["name"]: f["value"] for f in shrunk["embeds"][0]["fields"]}
+    assert notes["Notes"].startswith("Re-encoded as WebP to fit Discord's upload limit: jimeng_")
+    assert "Re-encoded" not in str(kept["embeds"][0])
