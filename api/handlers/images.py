@@ -124,28 +124,59 @@ async def stream_b64(
     one chunk in memory at a time, whatever the size or number of images."""
     body["data"] = _SENTINEL
     head, tail = _dumps(body).split(json.dumps(_SENTINEL), 1)
+    try:
+        return await _write_b64(request, engine, result, body, head, tail)
+    except _ClientGone:  # the caller left mid-answer: nothing to report to anyone, and not our error
+        log.info("%s %s: the client left during the b64_json answer", request.method, request.path)
+        return request[_RESPONSE]
+
+
+class _ClientGone(Exception):
+    """A write found the connection closed (not a ClientError, so engine.download does not take it for its own)."""
+
+
+_RESPONSE: web.RequestKey[web.StreamResponse] = web.RequestKey("b64_response")
+
+
+async def _write(resp: web.StreamResponse, data: bytes) -> None:
+    try:
+        await resp.write(data)
+    except ConnectionResetError as exc:
+        raise _ClientGone from exc
+
+
+async def _write_b64(
+    request: web.Request, engine: Engine, result: JobResult, body: dict[str, Any], head: str, tail: str
+) -> web.StreamResponse:
     resp: web.StreamResponse | None = None
     for i, asset in enumerate(result.images):
         async with engine.download(asset) as dl:
             if resp is None:  # the first file opened: from here on errors can no longer become a JSON error
                 resp = web.StreamResponse(status=200, headers={"Content-Type": "application/json; charset=utf-8"})
                 request[STREAMING] = True
-                await resp.prepare(request)
-                await resp.write((head + "[").encode())
-            await resp.write(b'{"b64_json":"' if i == 0 else b',{"b64_json":"')
+                request[_RESPONSE] = resp
+                try:
+                    await resp.prepare(request)
+                except ConnectionResetError as exc:
+                    raise _ClientGone from exc
+                await _write(resp, (head + "[").encode())
+            await _write(resp, b'{"b64_json":"' if i == 0 else b',{"b64_json":"')
             carry = b""
             async for chunk in dl.chunks:
                 buf = carry + chunk if carry else chunk
                 cut = len(buf) - len(buf) % 3
                 if cut:
-                    await resp.write(base64.b64encode(buf[:cut]))
+                    await _write(resp, base64.b64encode(buf[:cut]))
                 carry = buf[cut:]
             if carry:
-                await resp.write(base64.b64encode(carry))
-            await resp.write(b'"}')
+                await _write(resp, base64.b64encode(carry))
+            await _write(resp, b'"}')
     if resp is None:  # no images at all
         body["data"] = []
         return web.json_response(body, dumps=_dumps)
-    await resp.write(("]" + tail).encode())
-    await resp.write_eof()
+    await _write(resp, ("]" + tail).encode())
+    try:
+        await resp.write_eof()
+    except ConnectionResetError as exc:
+        raise _ClientGone from exc
     return resp

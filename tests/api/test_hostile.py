@@ -278,3 +278,26 @@ async def test_a_large_broken_body_is_not_repaired(bearer_api: Api) -> None:
         elapsed = time.monotonic() - started
     assert resp.status == 400 and err["code"] == "invalid_json" and "strict JSON" in err["message"]
     assert elapsed < 0.5, elapsed
+
+
+async def test_a_client_dropping_a_b64_stream_is_not_an_error(
+    bearer_api: Api, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue #13: a client that leaves while its b64_json answer is written was logged as an ERROR with a traceback."""
+    host, port = bearer_api.url.removeprefix("http://").split(":")
+    body = json.dumps({"prompt": "x", "model": "jimeng-4.5", "n": 2, "response_format": "b64_json"}).encode()
+    _reader, writer = await asyncio.open_connection(host, int(port))
+    head = (
+        f"POST /v1/images/generations HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {USER_SID}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
+    writer.write(head.encode() + body)
+    await writer.drain()
+    while not bearer_api.fake.calls("/mweb/v1/aigc_draft/generate"):
+        await asyncio.sleep(0.02)
+    writer.transport.abort()  # gone, with the job already submitted: the answer finds no one
+    job = next(iter(bearer_api.engine._jobs.values()))
+    await job.wait_terminal()
+    await asyncio.sleep(0.5)
+    noisy = [r for r in caplog.records if r.levelno >= logging.ERROR or (r.exc_info and r.levelno >= logging.WARNING)]
+    assert not noisy, [(r.name, r.getMessage()) for r in noisy]
