@@ -35,7 +35,7 @@ async def test_zh_cn_members_get_chinese_everywhere(world: World) -> None:
         assert any("生成中" in c.json["content"] or "即梦的队列" in c.json["content"] for c in status_patches(ix))
         assert msg["embeds"][0]["title"] == "即梦图片"
         labels = [c.get("label") for c in msg["components"][1]["components"]]
-        assert labels == ["重新生成", "变体 #1", "做成视频 #1"]
+        assert labels == ["重新生成", "变体 #1", "做成视频 #1", "删除"]
         assert {f["name"] for f in msg["embeds"][0]["fields"]} >= {"模型", "尺寸", "用时"}
 
         denied = await fake.slash("credits", locale="zh-CN")
