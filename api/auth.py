@@ -96,6 +96,10 @@ class Authenticator:
             raise unauthorized(f"invalid session id list: {err.message}") from None
         if not tokens:
             raise unauthorized("the Bearer value holds no session id")
+        if any(t.proxy for t in tokens):  # a client must not choose where the server connects
+            raise unauthorized(
+                "a proxy prefix ('http://...@') is not accepted in the Bearer value; send session ids only"
+            )
         try:
             accounts = engine.adhoc_accounts(tokens)
         except JimengError as err:

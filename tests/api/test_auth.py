@@ -93,3 +93,13 @@ async def test_secrets_never_echoed_in_responses_or_logs(
     for secret in (USER_SID, OTHER_SID, POOL_SID, KEY_A, KEY_B):
         assert secret not in text
         assert secret not in server_logs
+
+
+async def test_bearer_mode_refuses_a_proxy_prefix(bearer_api: Api) -> None:
+    """Issue #13: a proxy in the Bearer value was silently ignored; a client must not choose where the server
+    connects, so it is refused, naming the reason (and never echoing the value)."""
+    async with bearer_api.client(f"http://10.0.0.1:8080@{USER_SID}") as client:
+        with pytest.raises(openai.AuthenticationError) as exc:
+            await client.models.list()
+    assert "proxy" in exc.value.message and USER_SID not in exc.value.message
+    assert not bearer_api.fake.calls("/mweb/v1/aigc_draft/generate")
