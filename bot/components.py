@@ -84,6 +84,41 @@ class ComposeModal(discord.ui.Modal):
         await _bot(interaction).report_error(interaction, error)
 
 
+class AnimateModal(discord.ui.Modal):
+    """Animate: the video's prompt, duration, ratio and model, prefilled from the source image and the defaults."""
+
+    def __init__(self, *, title: str, lang: str, first: Any, prompt: str, ratio: str, model: str) -> None:
+        super().__init__(title=title[:45], timeout=600)
+        self.lang, self.first = lang, first
+
+        def field(key: str, default: str, max_length: int, style: Any = discord.TextStyle.short) -> Any:
+            item: discord.ui.TextInput[Any] = discord.ui.TextInput(
+                custom_id=key, style=style, max_length=max_length, default=default or None, required=key == "duration"
+            )
+            self.add_item(discord.ui.Label(text=t(lang, f"modal_{key}"), component=item))
+            return item
+
+        self.prompt_input = field("prompt", prompt, 2000, discord.TextStyle.paragraph)
+        self.duration = field("duration", "5", 3)
+        self.ratio = field("ratio", ratio, 10)
+        self.model = field("model", model, 64)
+
+    async def on_submit(self, interaction: discord.Interaction) -> None:
+        raw = self.duration.value.strip()
+        if not raw.isdigit():
+            raise BotError("e_flag_value", flag=t(self.lang, "modal_duration"), value=raw or "—", allowed="5, 10")
+        params = VideoParams(
+            prompt=self.prompt_input.value,
+            duration=int(raw),
+            ratio=self.ratio.value.strip() or None,
+            model=self.model.value.strip() or None,
+        )
+        await actions.launch_video(_bot(interaction), interaction, params, first=self.first)
+
+    async def on_error(self, interaction: discord.Interaction, error: Exception) -> None:  # type: ignore[override]
+        await _bot(interaction).report_error(interaction, error)
+
+
 class _JobItem:
     """Shared callback plumbing: errors go to the bot's one error handler."""
 
@@ -164,10 +199,20 @@ class AnimateButton(
 
     async def callback(self, interaction: discord.Interaction) -> None:
         async def run() -> None:
+            bot = _bot(interaction)
             record = await _record(interaction, self.job_id)
             asset = _asset(record, self.n)
-            params = VideoParams(prompt=ImageParams.from_spec(record.spec).prompt)
-            await actions.launch_video(_bot(interaction), interaction, params, first=asset)
+            source = ImageParams.from_spec(record.spec)
+            lang = language(interaction.locale, bot.config.locale)
+            modal = AnimateModal(
+                title=t(lang, "animate_title", n=self.n),
+                lang=lang,
+                first=asset,
+                prompt=source.prompt,
+                ratio="" if source.ratio in (None, "auto") else str(source.ratio),
+                model=bot.engine.config.default_video_model,
+            )
+            await interaction.response.send_modal(modal)
 
         await self._guarded(interaction, run())
 

@@ -125,6 +125,10 @@ MESSAGES: dict[str, dict[str, str]] = {
     # buttons, selects, modals
     "reroll": {EN: "Reroll", ZH: "重新生成"},
     "delete": {EN: "Delete", ZH: "删除"},
+    "animate_title": {EN: "Animate image #{n}", ZH: "做成视频：图片 #{n}"},
+    "modal_duration": {EN: "Duration (seconds)", ZH: "时长（秒）"},
+    "modal_ratio": {EN: "Ratio (empty: the image's)", ZH: "比例（留空：按图片）"},
+    "modal_model": {EN: "Video model", ZH: "视频模型"},
     "reencoded": {
         EN: "Re-encoded as WebP to fit Discord's upload limit: {files}",
         ZH: "为符合 Discord 上传限制已重新编码为 WebP：{files}",

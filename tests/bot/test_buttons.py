@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.bot.conftest import World, run_bot
-from tests.bot.support import custom_ids, patches, result
+from tests.bot.support import custom_ids, ephemeral, patches, result
 
 
 async def _imagine(fake, count: int = 2) -> tuple[dict, str]:
@@ -48,14 +48,31 @@ async def test_animate_makes_a_video_from_the_image(world: World) -> None:
         msg, job_id = await _imagine(fake, count=1)
         assert f"jimeng:pick:{job_id}" not in custom_ids(msg)  # one image: no select
         click = await fake.click(msg, f"jimeng:animate:{job_id}:1")
-        video = await result(fake, click)
-    (file,) = patches(click)[-1].files
+        cb = await click.wait_callback()
+        assert cb.json["type"] == 9  # a form: prompt, duration, ratio, model, prefilled
+        prefilled = {c["component"]["custom_id"]: c["component"].get("value") for c in cb.json["data"]["components"]}
+        assert prefilled == {
+            "prompt": "a lighthouse",
+            "duration": "5",
+            "ratio": "1:1",  # the source image's
+            "model": world.engine.config.default_video_model,
+        }
+        sub = await fake.submit_modal(click, {**prefilled, "ratio": "16:9", "duration": "10"})
+        video = await result(fake, sub)
+        again = await fake.click(msg, f"jimeng:animate:{job_id}:1")
+        await again.wait_callback()
+        bad = await fake.submit_modal(again, {**prefilled, "duration": "soon"})
+        refused = await ephemeral(fake, bad)
+    assert refused["content"].startswith("`Duration (seconds)` can't be `soon`")
+    (file,) = patches(sub)[-1].files
     assert file.filename.endswith(".mp4") and file.content_type in (None, "video/mp4", "application/octet-stream")
     assert video["embeds"][0]["title"] == "Jimeng video"
     video_id = video["embeds"][0]["footer"]["text"].split()[-1]
     assert custom_ids(video) == [f"jimeng:reroll:{video_id}", f"jimeng:delete:{video_id}"]
     (vjob,) = [j for j in world.jimeng.jobs.values() if j.kind == "video"]
     assert vjob.references  # the first frame was uploaded
+    record = await world.engine.store.get(video_id)
+    assert record is not None and record.spec["duration"] == 10 and record.spec["ratio"] == "16:9"
 
 
 async def test_a_button_for_an_unknown_job_says_so(world: World) -> None:
