@@ -116,6 +116,10 @@ MESSAGES: dict[str, dict[str, str]] = {
     "footer": {EN: "job {job}", ZH: "任务 {job}"},
     "link": {EN: "[{name}]({url})", ZH: "[{name}]({url})"},
     "link_expires": {EN: " (link expires {when})", ZH: "（链接 {when} 失效）"},
+    "moved_to_channel": {
+        EN: "⏳ Still working; Discord no longer lets me update this reply, so the result will be posted in this channel.",
+        ZH: "⏳ 仍在生成；Discord 不再允许我更新这条回复，结果将发在本频道。",
+    },
     "late": {
         EN: "{mention} your result is ready (it took longer than Discord lets me edit the original reply).",
         ZH: "{mention} 你的结果好了（用时超过了 Discord 允许我编辑原回复的时间）。",

@@ -153,6 +153,7 @@ class InteractionSurface:
         self.deadline = interaction.created_at.timestamp() + bot.config.interaction_deadline_s
         missing = missing_post_permissions(interaction.app_permissions)
         self.warning = t(self.lang, "no_post", perms=", ".join(missing)) if missing else None
+        self.said_moved = False
         self.late = ChannelSurface(interaction.channel, user_id=self.user_id, lang=self.lang, dm_to=self.user)
 
     @property
@@ -166,8 +167,20 @@ class InteractionSurface:
             limits.append(self.interaction.guild.filesize_limit)
         return min(limits)
 
+    async def moved(self) -> None:
+        """Past the 14-minute deadline the token still works for about a minute: replace the status (which would
+        otherwise stay at "Generating…") with a line saying the result will come in the channel. Once."""
+        if self.said_moved:
+            return
+        self.said_moved = True
+        try:
+            await self.interaction.edit_original_response(content=t(self.lang, "moved_to_channel"))
+        except discord.HTTPException as exc:
+            log.info("could not mark the status of %s as moved (%s)", self.user_id, exc.code)
+
     async def edit(self, text: str) -> None:
         if self.expired:
+            await self.moved()
             raise SurfaceGone
         try:
             await self.interaction.edit_original_response(content=text)
@@ -195,6 +208,7 @@ class InteractionSurface:
                 if not _dead(exc):
                     raise
                 log.info("interaction token of %s is dead (%s); posting to the channel", self.user_id, exc.code)
+        await self.moved()
         await self.late.deliver(embed=embed, plan=plan, view=view)
 
     async def fail(self, text: str) -> None:
@@ -210,6 +224,7 @@ class InteractionSurface:
                 if not _dead(exc):
                     log.warning("could not report a failure to %s (%s)", self.user_id, exc)
                     return
+        await self.moved()
         await self.late.fail(text)
 
 

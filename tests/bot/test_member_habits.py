@@ -113,3 +113,15 @@ async def test_a_reencoded_result_says_so(world: World) -> None:
     notes = {f["name"]: f["value"] for f in shrunk["embeds"][0]["fields"]}
     assert notes["Notes"].startswith("Re-encoded as WebP to fit Discord's upload limit: jimeng_")
     assert "Re-encoded" not in str(kept["embeds"][0])
+
+
+async def test_after_the_14_minute_deadline_the_status_says_the_result_comes_in_the_channel(world: World) -> None:
+    world.jimeng.image_seconds = 0.6
+    async with run_bot(world.bot(), fake=world.discord) as fake:
+        ix = await fake.slash("imagine", {"prompt": "slow", "count": 1})
+        await ix.wait_callback()
+        fake.advance(14 * 60 + 5)  # past the bot's deadline, the token still alive
+        post = await fake.wait_for_call("POST", f"/channels/{fake.channel.id}/messages", timeout=10)
+    assert post.status == 200 and post.json["embeds"][0]["description"] == "slow"
+    assert ix.original is not None
+    assert ix.original["content"].startswith("⏳ Still working; Discord no longer lets me update this reply")
