@@ -126,6 +126,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "reply_done": {EN: "{mention} here you go.", ZH: "{mention} 好了。"},
     "done_ping": {EN: "{mention} your result is ready ↑", ZH: "{mention} 你的结果好了 ↑"},
+    "failed_ping": {EN: "{mention} your job did not work out ↑", ZH: "{mention} 你的任务没有成功 ↑"},
     # buttons, selects, modals
     "reroll": {EN: "Reroll", ZH: "重新生成"},
     "delete": {EN: "Delete", ZH: "删除"},

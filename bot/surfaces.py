@@ -167,6 +167,13 @@ class InteractionSurface:
             limits.append(self.interaction.guild.filesize_limit)
         return min(limits)
 
+    async def _ping_if_long(self, key: str) -> None:
+        """The edit that shows the outcome pings nobody: after a long wait, a one-line follow-up pings the member."""
+        if self.bot.clock() - self.interaction.created_at.timestamp() >= PING_AFTER_S:
+            await self.interaction.followup.send(
+                t(self.lang, key, mention=f"<@{self.user_id}>"), allowed_mentions=_only(self.user_id)
+            )
+
     async def moved(self) -> None:
         """Past the 14-minute deadline the token still works for about a minute: replace the status (which would
         otherwise stay at "Generating…") with a line saying the result will come in the channel. Once."""
@@ -199,10 +206,7 @@ class InteractionSurface:
                 )
                 for batch in batches[1:]:
                     await self.interaction.followup.send(files=_files(batch), wait=True)
-                if self.bot.clock() - self.interaction.created_at.timestamp() >= PING_AFTER_S:
-                    await self.interaction.followup.send(
-                        t(self.lang, "done_ping", mention=f"<@{self.user_id}>"), allowed_mentions=_only(self.user_id)
-                    )
+                await self._ping_if_long("done_ping")
                 return
             except discord.HTTPException as exc:
                 if not _dead(exc):
@@ -219,6 +223,8 @@ class InteractionSurface:
                     await self.interaction.edit_original_response(content=text, embed=None, attachments=[], view=None)
                 except discord.NotFound:  # the status message was deleted: tell the member alone
                     await self.interaction.followup.send(text, ephemeral=True)
+                    return
+                await self._ping_if_long("failed_ping")
                 return
             except discord.HTTPException as exc:
                 if not _dead(exc):

@@ -6,6 +6,7 @@ import pytest
 
 from tests.bot.conftest import World, run_bot
 from tests.bot.support import ephemeral, result
+from tests.core.support import sid
 
 
 async def test_a_long_job_pings_the_requester_and_a_quick_one_does_not(world: World) -> None:
@@ -125,3 +126,16 @@ async def test_after_the_14_minute_deadline_the_status_says_the_result_comes_in_
     assert post.status == 200 and post.json["embeds"][0]["description"] == "slow"
     assert ix.original is not None
     assert ix.original["content"].startswith("⏳ Still working; Discord no longer lets me update this reply")
+
+
+async def test_a_long_job_that_fails_pings_the_requester_too(world: World) -> None:
+    world.jimeng.image_seconds = 0.6
+    world.jimeng.accounts[sid(1)].next_outcomes = [("fail", 30, "2038")]
+    async with run_bot(world.bot(), fake=world.discord) as fake:
+        ix = await fake.slash("imagine", {"prompt": "slow and refused", "count": 1})
+        await ix.wait_callback()
+        fake.advance(90)
+        await fake.wait_until(lambda: fake.pings, timeout=10)
+    (ping,) = fake.pings
+    assert ping.users == [fake.user.id] and ping.content.endswith("your job did not work out ↑")
+    assert ix.original is not None and ix.original["content"].startswith("Jimeng refused this prompt")
