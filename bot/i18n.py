@@ -108,6 +108,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "f_model": {EN: "Model", ZH: "模型"},
     "f_size": {EN: "Size", ZH: "尺寸"},
     "f_time": {EN: "Time", ZH: "用时"},
+    "f_seed": {EN: "Seed", ZH: "种子"},
     "f_links": {EN: "Too large to upload here", ZH: "文件太大，无法在此上传"},
     "f_notes": {EN: "Notes", ZH: "备注"},
     "seconds": {EN: "{s} s", ZH: "{s} 秒"},

@@ -155,8 +155,10 @@ def result_embed(
     job_id: str,
     links: Sequence[tuple[str, str]] = (),
     waited_s: float | None = None,
+    seed: int | None = None,
 ) -> discord.Embed:
-    """The embed that goes with a result: prompt, model, size, time; links for files too large to upload."""
+    """The embed that goes with a result: prompt, model, size, time, the seed when one was set (``--seed``); links
+    for files too large to upload."""
     title = t(lang, {"image": "image_title", "compose": "compose_title"}.get(kind, "video_title"))
     text = prompt.strip()
     if len(text) > DESCRIPTION_MAX:
@@ -166,6 +168,8 @@ def result_embed(
     if result.width and result.height:
         embed.add_field(name=t(lang, "f_size"), value=f"{result.width}×{result.height}", inline=True)
     embed.add_field(name=t(lang, "f_time"), value=_time(lang, result, waited_s), inline=True)
+    if seed is not None:
+        embed.add_field(name=t(lang, "f_seed"), value=str(seed), inline=True)
     if links:
         lines = []
         for name, url in links:

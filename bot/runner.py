@@ -214,7 +214,14 @@ class Runner:
         plan = await plan_delivery(self.bot.engine, result.assets, surface.limit, stem=f"jimeng_{job.id}")
         lang = surface.lang
         embed = result_embed(
-            lang, kind=kind, prompt=prompt, result=result, job_id=job.id, links=plan.links, waited_s=waited_s
+            lang,
+            kind=kind,
+            prompt=prompt,
+            result=result,
+            job_id=job.id,
+            links=plan.links,
+            waited_s=waited_s,
+            seed=getattr(job.spec, "seed", None),
         )
         view = result_view(job.id, kind=kind, images=len(result.images), lang=lang)
         return embed, plan, view

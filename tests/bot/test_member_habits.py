@@ -48,6 +48,7 @@ async def test_prompt_flags_set_the_request(world: World) -> None:
         msg = await result(fake, ix)
     record = await world.engine.store.get(msg["embeds"][0]["footer"]["text"].split()[-1])
     assert record is not None
+    assert {f["name"]: f["value"] for f in msg["embeds"][0]["fields"]}["Seed"] == "42"  # shown on the result
     spec = record.spec
     assert (spec["prompt"], spec["ratio"], spec["negative_prompt"], spec["seed"], spec["count"]) == (
         "a red fox in snow",
