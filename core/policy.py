@@ -46,6 +46,7 @@ QUEUE_REFRESH_S: Final = 15.0  # in a long upstream line, look this often (its p
 # the ETA shown before anything is learned is None, and a job stuck at 45 is judged against learned timings or these.
 IMAGE_EXPECTED_S: Final = 18.0
 VIDEO_EXPECTED_S: Final = 90.0
+VANISHED_POLLS: Final = 5  # a job whose record upstream had, then lost, fails after this many polls in a row find none
 STALL_45_GRACE_S: Final = 120.0  # a job stuck at 45 this long after the expected finish is delivered as partial
 # Learned timings (core.timings): observations kept per model key, and how many of the newest set the estimate.
 TIMING_KEEP: Final = 8

@@ -28,6 +28,7 @@ from core.errors import (
     classify_ret,
 )
 from core.jobs import Job, JobState
+from core.policy import VANISHED_POLLS
 from core.results import Asset, RecordView, parse_record
 from core.timings import Estimate, Timing, Timings, next_poll
 from core.transport import Identity, Upstream
@@ -58,6 +59,7 @@ class Tracked:
     progress: int = 0
     polls: int = 0
     errors: int = 0
+    missing: int = 0  # polls in a row that found no record after one was seen (issue #13: upstream lost it)
     last: RecordView | None = None
     future: asyncio.Future[tuple[list[Asset], RecordView | None, bool]] | None = field(default=None)
 
@@ -225,8 +227,16 @@ class AccountPoller:
                 elif due:
                     t.next_poll_at = now + self.timing.interval(t.kind)
                 return
+            if t.seen or now - t.submitted_at >= self.timing.unseen_grace:  # it had one, or should have by now
+                t.missing += 1
+                if t.missing >= VANISHED_POLLS:
+                    self._settle(
+                        t, error=GenerationFailedError("Jimeng no longer has a record of this job (lost upstream)")
+                    )
+                    return
             self._not_ready(t, now, due)
             return
+        t.missing = 0
         view = parse_record(record, t.kind)
         t.server_s = _server_duration(record)
         t.seen = True

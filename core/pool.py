@@ -253,7 +253,13 @@ class AccountPool:
 
     def _check_room(self, candidates: Sequence[Account], ahead: Sequence[_Waiter]) -> None:
         """Refuse to queue behind ``MAX_QUEUED_PER_ACCOUNT`` waiters per account this job could use: past that, a
-        caller is told to come back (``RateLimitError`` with ``retry_after``) instead of waiting without limit."""
+        caller is told to come back (``RateLimitError`` with ``retry_after``) instead of waiting without limit.
+
+        Only for accounts callers bring (``pooled=False``: the API's Bearer mode, where anyone can queue on a
+        session id). The owner's pool is admitted by its front end (the bot's per-user queue, the API's
+        ``API_MAX_ACTIVE_JOBS`` per key), which may deliberately queue many jobs of its own."""
+        if any(a.pooled for a in candidates):
+            return
         limit = MAX_QUEUED_PER_ACCOUNT * max(1, len(candidates))
         waiting = sum(1 for w in ahead if any(w.wants(a) for a in candidates))
         if waiting >= limit:
