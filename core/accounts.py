@@ -78,7 +78,7 @@ class AccountStatus:
 
 
 def parse_credits(data: Any) -> Credits:
-    """``data.credit.{gift,purchase,vip}_credit``; take the detail list when it is ahead (§3.1 gotcha)."""
+    """``data.credit.{gift,purchase,vip}_credit``; take the detail list when it is ahead (PROTOCOL.md §3.1 gotcha)."""
     credit = data.get("credit") if isinstance(data, dict) else None
     credit = credit if isinstance(credit, dict) else {}
 
@@ -104,7 +104,9 @@ class Account:
                 param="token",
             )
         self.token = token
-        self.web_id = str(random.randint(10**18, 10**19 - 1))  # one per account, in both webId and _tea_web_id (§2.1)
+        self.web_id = str(
+            random.randint(10**18, 10**19 - 1)
+        )  # one per account, in both webId and _tea_web_id (PROTOCOL.md §2.1)
         self.limit = limit
         self.pooled = pooled
         self.state = AccountState.OK

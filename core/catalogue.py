@@ -1,7 +1,7 @@
 """The model catalogue: image and video models, their keys on the wire, regions, sizes, counts, durations.
 
 The built-in table; ``core.registry`` merges the live catalogue (get_common_config) over it at start and daily.
-Section numbers (§) refer to ``shared/jimeng/PROTOCOL.md``.
+Citations ``PROTOCOL.md §N.M`` refer to ``docs/PROTOCOL.md``.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Final
 from core.wire import Region
 
 # --------------------------------------------------------------------------------------------------------------------
-# Models (§5)
+# Models (PROTOCOL.md §7)
 
 ALL_REGIONS: Final = frozenset(Region)
 INTL_ASIA: Final = frozenset({Region.HK, Region.JP, Region.SG})

@@ -1,4 +1,4 @@
-"""Jimeng's day: free credits and the daily claim reset at midnight, Beijing time (PROTOCOL.md §3.1)."""
+"""Jimeng's day: free credits and the daily claim reset at midnight, Beijing time (PROTOCOL.md §3.2)."""
 
 from __future__ import annotations
 

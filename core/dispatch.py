@@ -311,7 +311,7 @@ class Dispatcher:
         )
 
     async def _better_video(self, acc: Account, assets: list[Asset]) -> list[Asset]:
-        """Swap each video's preview URL for the higher-bitrate rendition the web app's own download uses (§3.10
+        """Swap each video's preview URL for the higher-bitrate rendition the web app's own download uses (PROTOCOL.md §9.2
         ``get_local_item_list``). Any failure keeps the history URL: the job has already succeeded."""
         wanted = [a.item_id for a in assets if a.kind == "video" and a.item_id]
         if not wanted:

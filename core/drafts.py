@@ -1,6 +1,6 @@
-"""Generate bodies (§4): text-to-image (§4.3–4.4), blend (§4.5, AICF layout), classic video (§4.7).
+"""Generate bodies (PROTOCOL.md §5): text-to-image (PROTOCOL.md §5.3), blend (PROTOCOL.md §5.4, AICF layout), classic video (PROTOCOL.md §5.6).
 
-``draft_content`` and ``metrics_extra`` are JSON *strings* inside the JSON body (§10); ids are fresh uuid4s.
+``draft_content`` and ``metrics_extra`` are JSON *strings* inside the JSON body (PROTOCOL.md §5.1); ids are fresh uuid4s.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ def _dumps(obj: Any) -> str:
 
 
 def _node(**fields: Any) -> dict[str, Any]:
-    """Every nested object carries ``type`` and a fresh ``id`` (§4.2)."""
+    """Every nested object carries ``type`` and a fresh ``id`` (PROTOCOL.md §5.2)."""
     return {"type": "", "id": new_id(), **fields}
 
 
@@ -200,7 +200,7 @@ def video(
     first_frame: UploadedImage | None = None,
     last_frame: UploadedImage | None = None,
 ) -> dict[str, Any]:
-    """Text-to-video, image-to-video (first frame) or first+last frame (§4.7)."""
+    """Text-to-video, image-to-video (first frame) or first+last frame (PROTOCOL.md §5.6)."""
     model = spec.model
     commerce: dict[str, Any] = {
         "benefit_type": spec.benefit_type,

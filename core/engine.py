@@ -206,7 +206,7 @@ class Engine:
         return True
 
     async def load_catalogue(self) -> None:
-        """Merge the live model catalogue (§3.13) over the static table, once per configured site."""
+        """Merge the live model catalogue (PROTOCOL.md §7.4) over the static table, once per configured site."""
         await load_catalogue(self.upstream, self.pool, self.registry, self.config.default_image_model)
 
     # ------------------------------------------------------------------------------------------------ models

@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 
 
 async def load_catalogue(upstream: Upstream, pool: AccountPool, registry: Registry, default_image_model: str) -> None:
-    """Merge the live model catalogue (§3.13) over the static table, once per configured site."""
+    """Merge the live model catalogue (PROTOCOL.md §7.4) over the static table, once per configured site."""
     by_region: dict[Region, Account] = {}
     for acc in pool.accounts():
         if pool.usable(acc):

@@ -10,7 +10,7 @@ from typing import Final
 from core.wire import RET_CONCURRENCY_LIMIT
 
 # --------------------------------------------------------------------------------------------------------------------
-# Account cool-downs and rate limits (§8.4)
+# Account cool-downs and rate limits (PROTOCOL.md §10.4)
 
 # Cool-down after risk control / region refusals: exponential from BASE, capped.
 COOLDOWN_BASE_S: Final = 60.0
@@ -21,12 +21,12 @@ RATE_LIMIT_RETRIES: Final = 5  # per job, before a rate-limit refusal is reporte
 MAX_COOLDOWN_WAIT_S: Final = 30.0  # a job waits for an account cooling down at most this long; longer → error
 
 # --------------------------------------------------------------------------------------------------------------------
-# Timing: polling, deadlines, retries (§7.6, §8.4)
+# Timing: polling, deadlines, retries (PROTOCOL.md §8.4, §10.4)
 
 IMAGE_DEADLINE_S: Final = 600.0
 VIDEO_DEADLINE_S: Final = 3600.0
 # Polling (issue #11; PROTOCOL.md §8.1, §8.4 — ours, not upstream's). With nothing learned for a model, the first
-# poll comes FIRST_POLL_S after generation should start (upstream's queue forecast, §8.2), then the gap grows with
+# poll comes FIRST_POLL_S after generation should start (upstream's queue forecast, PROTOCOL.md §10.2), then the gap grows with
 # the time elapsed (COLD_LAG_FRACTION of it, at least COLD_MIN_GAP_S), so a job of any length is delivered within a
 # small fraction of its duration. With learned timings (core.timings), polls come every Δ inside a window sized from
 # the spread observed so far: Δ = window / WINDOW_POLLS, between the INTERVAL and the MAX_GAP below.
@@ -42,7 +42,7 @@ IMAGE_COLD_MIN_GAP_S: Final = 1.0
 VIDEO_COLD_MIN_GAP_S: Final = 1.5
 MAX_POLL_GAP_S: Final = 30.0
 QUEUE_REFRESH_S: Final = 15.0  # in a long upstream line, look this often (its place moves on in the status)
-# Expected durations (§8.4: 4 images 2048² ≈ 19 s; Seedance 5 s ≈ 90–170 s). They no longer place any poll: only
+# Expected durations (PROTOCOL.md §10.4: 4 images 2048² ≈ 19 s; Seedance 5 s ≈ 90–170 s). They no longer place any poll: only
 # the ETA shown before anything is learned is None, and a job stuck at 45 is judged against learned timings or these.
 IMAGE_EXPECTED_S: Final = 18.0
 VIDEO_EXPECTED_S: Final = 90.0
@@ -71,13 +71,15 @@ MAX_ADHOC_ACCOUNTS: Final = 1000
 # --------------------------------------------------------------------------------------------------------------------
 # Uploads and reference images
 
-STS_CACHE_TTL_S: Final = 25 * 60.0  # AICF caches the STS for 25 min; it lives about 1 h (§3.5)
+STS_CACHE_TTL_S: Final = 25 * 60.0  # AICF caches the STS for 25 min; it lives about 1 h (PROTOCOL.md §4.1)
 STS_EXPIRY_MARGIN_S: Final = 120.0  # refresh earlier than the token's own ``expired_time`` by this much
 UPLOAD_CONCURRENCY: Final = 3  # references uploaded in parallel per request
 UPLOAD_ATTEMPTS: Final = 3  # whole Apply→bytes→Commit flow, on transient faults
 UPLOAD_RETRY_BASE_S: Final = 0.5
 UPLOAD_TIMEOUT_S: Final = 120.0
-UPLOAD_MAX_EDGE: Final = 4096  # ours: upstream's limit is unknown (§10); the web app's 4k outputs are ≤ 6197 px
+UPLOAD_MAX_EDGE: Final = (
+    4096  # ours: upstream's limit is unknown (PROTOCOL.md §4.4); the web app's 4k outputs are ≤ 6197 px
+)
 UPLOAD_MAX_BYTES: Final = 10 * 1024 * 1024  # ours, as above; larger images are re-encoded / downscaled
 UPLOAD_JPEG_QUALITY: Final = 92
 SOURCE_MAX_PIXELS: Final = 80_000_000  # refuse to decode anything bigger (decompression bombs)

@@ -5,7 +5,7 @@ learned for its model, a window sized from the observed spread once something is
 next-poll time and asks for every in-flight job of the account at once; a job that was not due but is seen not ready
 counts as polled (its next poll moves on), so jobs in flight together cost one request per tick, not one each.
 What is learned is an interval (last "not ready" … first "ready", measured from the generation start); a job found
-ready at its first poll teaches nothing. Status 45 with every item present is harvested at once (§8.3).
+ready at its first poll teaches nothing. Status 45 with every item present is harvested at once (PROTOCOL.md §10.3).
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ class Tracked:
     expected_total: int  # images expected (video: 1)
     submitted_at: float
     deadline_at: float
-    start_at: float  # when generation should start: the submit plus upstream's queue forecast (§8.2)
+    start_at: float  # when generation should start: the submit plus upstream's queue forecast (PROTOCOL.md §10.2)
     next_poll_at: float
     estimate: Estimate | None
     teach: bool = True  # False for jobs resumed after a restart or with a lost submit reply (no known start)
@@ -220,7 +220,7 @@ class AccountPoller:
         """One look at a job (due, or along with another job's poll): settle it, or publish and schedule."""
         t.errors = 0
         t.polls += 1
-        if record is None:  # not visible yet (§8.1)
+        if record is None:  # not visible yet (PROTOCOL.md §10.1)
             if t.unconfirmed:
                 if now - t.submitted_at >= self.timing.unseen_grace:
                     self._settle(t, error=Resubmit())
@@ -267,7 +267,7 @@ class AccountPoller:
                 self._settle(t, assets=list(view.assets), view=view, partial=True)
                 return
         if status in STATUS_QUEUED:
-            if view.queue_eta_s:  # upstream's forecast of the wait (§8.2): generation starts after it
+            if view.queue_eta_s:  # upstream's forecast of the wait (PROTOCOL.md §10.2): generation starts after it
                 t.start_at = max(t.start_at, now + view.queue_eta_s)
             pos, length = _queue_place(view)
             t.job.publish(
@@ -328,7 +328,7 @@ class AccountPoller:
 
 
 def _queue_place(view: RecordView | None) -> tuple[int | None, int | None]:
-    """Upstream's place in line and line length (``queue_info``, §8.2), when it reports a line. Whether
+    """Upstream's place in line and line length (``queue_info``, PROTOCOL.md §10.2), when it reports a line. Whether
     ``queue_idx`` counts from 0 or 1 is unknown: the place shown is at least 1 and never past the length."""
     if view is None or not view.queue_length or view.status not in STATUS_QUEUED:
         return None, None

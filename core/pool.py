@@ -1,4 +1,4 @@
-"""The account pool: session id rotation, health, credits and the daily free-credit claim (§3.1–3.2, §9).
+"""The account pool: session id rotation, health, credits and the daily free-credit claim (PROTOCOL.md §3).
 
 Selection is deterministic: among healthy accounts of a region that offers the model, with spare capacity, the least
 busy one first (accounts known to have no credits last). When none has capacity the caller waits in a FIFO queue and
@@ -315,7 +315,7 @@ class AccountPool:
         return acc.last_claim_day == self._today()
 
     async def claim_daily(self, acc: Account, *, force: bool = False) -> ClaimResult:
-        """Claim the daily free credits once a day (§3.2). Honest about ``-4 shark check reject``."""
+        """Claim the daily free credits once a day (PROTOCOL.md §3.2). Honest about ``-4 shark check reject``."""
         if self.claimed_today(acc) and not force:
             return ClaimResult(acc.masked, ok=True, already=True, message="already claimed today")
         info = REGIONS[acc.region]

@@ -1,4 +1,4 @@
-"""The model registry: the static table of ``core.wire`` merged with the live catalogue (§3.13).
+"""The model registry: the static table of ``core.wire`` merged with the live catalogue (PROTOCOL.md §7.4).
 
 User-facing names (``jimeng-4.5``) map to internal keys. The live catalogue (``get_common_config``) may add models and
 change count options / resolution buckets / sizes; it never removes a model from the static table.

@@ -1,4 +1,4 @@
-"""Reading history records (§7.3–7.5): status, progress, queue, and result items (images and videos)."""
+"""Reading history records (PROTOCOL.md §8.2–8.3, §9): status, progress, queue, and result items (images and videos)."""
 
 from __future__ import annotations
 
@@ -89,7 +89,7 @@ def _image_asset(item: dict[str, Any]) -> Asset | None:
 
 
 def video_url(item: dict[str, Any]) -> tuple[str | None, int, int]:
-    """Pick the best video URL of an item (AICF → IPTAG priority, §7.4). Returns (url, width, height)."""
+    """Pick the best video URL of an item (AICF → IPTAG priority, PROTOCOL.md §9.2). Returns (url, width, height)."""
     common = _dict(item.get("common_attr"))
     video = _dict(item.get("video"))
     renditions = _dict(video.get("transcoded_video"))
@@ -174,7 +174,7 @@ def parse_record(record: Any, kind: Literal["image", "video"]) -> RecordView:
 
 
 def download_renditions(data: Any) -> dict[str, str]:
-    """``get_local_item_list`` reply → {item id: URL of the rendition the web app's own download uses} (§3.10).
+    """``get_local_item_list`` reply → {item id: URL of the rendition the web app's own download uses} (PROTOCOL.md §9.2).
 
     Priority (IPTAG): the download rendition first (``common_attr`` / ``video`` → ``transcoded_video.origin``), then the
     history item's own ``download_url`` / ``play_url`` / ``url``. Items without an http(s) URL are left out."""

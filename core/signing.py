@@ -1,4 +1,4 @@
-"""The ``Sign`` header (§2.3) and the cookie built from a session id (§2.4)."""
+"""The ``Sign`` header (PROTOCOL.md §2.3) and the cookie built from a session id (PROTOCOL.md §2.4)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""AWS Signature Version 4 as ImageX and VOD take it (§3.6), client side.
+"""AWS Signature Version 4 as ImageX and VOD take it (PROTOCOL.md §4.2), client side.
 
 Pure functions: no I/O, no clock unless you pass none. ``sign`` returns the headers to send plus every intermediate
 (canonical request, string to sign) so the test vectors can check each step. Secrets never appear in a ``repr``.
@@ -20,7 +20,7 @@ EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 
 @dataclass(frozen=True, slots=True)
 class Credentials:
-    """Temporary STS credentials from ``get_upload_token`` (§3.5)."""
+    """Temporary STS credentials from ``get_upload_token`` (PROTOCOL.md §4.1)."""
 
     access_key_id: str
     secret_access_key: str = field(repr=False)
@@ -63,7 +63,7 @@ def _rfc3986(s: str) -> str:
 def canonical_query(params: Iterable[tuple[str, str]]) -> str:
     """Sorted by key (byte order), RFC 3986-encoded ``k=v`` pairs joined by ``&``.
 
-    IPTAG sends the raw values; for the alphanumeric values of this protocol both forms are identical (§3.6).
+    IPTAG sends the raw values; for the alphanumeric values of this protocol both forms are identical (PROTOCOL.md §4.2).
     """
     pairs = sorted((_rfc3986(k), _rfc3986(v)) for k, v in params)
     return "&".join(f"{k}={v}" for k, v in pairs)
@@ -122,7 +122,7 @@ def sign(
 
     ``headers`` are extra headers the request will carry (e.g. ``content-type``, ``host``); only those named in
     ``signed_headers`` enter the signature. Defaults: GET signs ``x-amz-date;x-amz-security-token``; a request with a
-    body also sends and signs ``x-amz-content-sha256`` (the IPTAG sets, §3.6).
+    body also sends and signs ``x-amz-content-sha256`` (the IPTAG sets, PROTOCOL.md §4.2).
     """
     method = method.upper()
     stamp = x_amz_date or amz_date()

@@ -2,7 +2,7 @@
 
 Issue #11. Generation times are learned per model key from INTERVALS: the last poll that saw a job not ready and the
 first that saw it ready (PROTOCOL.md §8.1, §8.3), both measured from when generation should have started (the submit
-plus upstream's ``forecast_queue_cost``, §8.2). A job found ready at its first poll only bounds its time from above
+plus upstream's ``forecast_queue_cost``, PROTOCOL.md §10.2). A job found ready at its first poll only bounds its time from above
 and teaches nothing (an instant job must not make the next one wait at 1 s). The estimate is the median of the
 newest intervals' centres; the window polled tightly around it is sized from the spread those observations show.
 Observations live in the store (``timings`` table), so a restarted process starts warm.

@@ -1,4 +1,4 @@
-"""Token strings (§1.2): ``[proxy-url@][us-|hk-|jp-|sg-]sessionid``, comma-separated; and masking."""
+"""Token strings (PROTOCOL.md §1.2): ``[proxy-url@][us-|hk-|jp-|sg-]sessionid``, comma-separated; and masking."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The request envelope (§2): query, headers, Sign, cookie, ``ret`` handling, selective retries.
+"""The request envelope (PROTOCOL.md §2): query, headers, Sign, cookie, ``ret`` handling, selective retries.
 
 ``Upstream`` is the only object that talks HTTP to Jimeng. It takes one shared ``aiohttp.ClientSession`` (STYLE §5),
 never reads the environment, and never logs a session id or cookie.

@@ -1,4 +1,4 @@
-"""Upload prepared reference images to Jimeng's store (ImageX, §3.5–3.6) and return their URIs.
+"""Upload prepared reference images to Jimeng's store (ImageX, PROTOCOL.md §4.1–4.2) and return their URIs.
 
 One upload is ``get_upload_token`` (STS, cached per account) → ``ApplyImageUpload`` (SigV4, GET) → the bytes, POSTed to
 the upload node with the store ``Auth`` and ``Content-CRC32`` → ``CommitImageUpload`` (SigV4, POST). Uploading costs
@@ -76,7 +76,7 @@ class UploadAccount(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class UploadToken:
-    """A parsed ``get_upload_token`` reply (§3.5)."""
+    """A parsed ``get_upload_token`` reply (PROTOCOL.md §4.1)."""
 
     creds: sigv4.Credentials
     service_id: str
@@ -85,7 +85,7 @@ class UploadToken:
 
 
 def crc32_hex(data: bytes) -> str:
-    """IEEE CRC-32 of ``data`` as 8 lowercase, zero-padded hex digits (§3.6, §10)."""
+    """IEEE CRC-32 of ``data`` as 8 lowercase, zero-padded hex digits (PROTOCOL.md §4.2, §4.4)."""
     return f"{zlib.crc32(data) & 0xFFFFFFFF:08x}"
 
 

@@ -1,8 +1,8 @@
 """Jimeng's wire protocol: sites and hosts, the request envelope, paths, job status, ret codes, size tables, uploads.
 
 Facts about the upstream only (our own timings and limits are in ``core.policy``, the models in ``core.catalogue``).
-When the upstream changes, the change is one edit here plus the emulator. Section numbers (§) refer to
-``shared/jimeng/PROTOCOL.md``.
+When the upstream changes, the change is one edit here plus the emulator. Citations ``PROTOCOL.md §N.M`` refer to
+``docs/PROTOCOL.md``.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from enum import IntEnum, StrEnum
 from typing import Final
 
 # --------------------------------------------------------------------------------------------------------------------
-# Regions and hosts (§1.3)
+# Regions and hosts (PROTOCOL.md §1.3)
 
 
 class Region(StrEnum):
@@ -39,7 +39,7 @@ class RegionInfo:
     imagex_host: str  # fallback when get_upload_token has no upload_domain
     imagex_service_id: str  # fallback when get_upload_token has no space_name / service_id
     aws_region: str  # SigV4 region for ImageX / VOD
-    sends_web_id: bool  # ``webId`` query parameter (CN only, §2.1)
+    sends_web_id: bool  # ``webId`` query parameter (CN only, PROTOCOL.md §2.1)
 
 
 REGIONS: Final[dict[Region, RegionInfo]] = {
@@ -110,7 +110,7 @@ REGIONS: Final[dict[Region, RegionInfo]] = {
     ),
 }
 
-# Token prefixes (§1.2): "<region>-<sessionid>"; no prefix means CN.
+# Token prefixes (PROTOCOL.md §1.2): "<region>-<sessionid>"; no prefix means CN.
 TOKEN_REGION_PREFIXES: Final[dict[str, Region]] = {
     "us-": Region.US,
     "hk-": Region.HK,
@@ -120,9 +120,9 @@ TOKEN_REGION_PREFIXES: Final[dict[str, Region]] = {
 PROXY_SCHEMES: Final[tuple[str, ...]] = ("http://", "https://", "socks://", "socks4://", "socks5://")
 
 # --------------------------------------------------------------------------------------------------------------------
-# Versions (§4.11) and the request envelope (§2.1–2.4)
+# Versions (PROTOCOL.md §5.8) and the request envelope (PROTOCOL.md §2.1–2.4)
 
-APP_VERSION: Final = "8.4.0"  # ``Appvr`` header; must equal the version inside Sign (§2.3)
+APP_VERSION: Final = "8.4.0"  # ``Appvr`` header; must equal the version inside Sign (PROTOCOL.md §2.3)
 DA_VERSION: Final = "3.3.28"  # ``da_version`` query; also the draft ``version`` (AICF, Sept 2026)
 WEB_VERSION: Final = "7.5.0"
 APP_SDK_VERSION: Final = "48.0.0"
@@ -163,7 +163,7 @@ BASE_HEADERS: Final[dict[str, str]] = {
 }
 
 # --------------------------------------------------------------------------------------------------------------------
-# Paths (§3, §4, §7)
+# Paths (PROTOCOL.md §2.7, §5, §8)
 
 PATH_GENERATE: Final = "/mweb/v1/aigc_draft/generate"
 PATH_HISTORY_BY_IDS: Final = "/mweb/v1/get_history_by_ids"
@@ -174,10 +174,10 @@ PATH_USER_INFO: Final = "/mweb/v1/get_user_info"
 PATH_USER_CREDIT: Final = "/commerce/v1/benefits/user_credit"
 PATH_CREDIT_RECEIVE: Final = "/commerce/v1/benefits/credit_receive"
 
-CREDIT_RECEIVE_TIME_ZONE: Final = "Asia/Shanghai"  # all peers send this, for every region (§3.2)
+CREDIT_RECEIVE_TIME_ZONE: Final = "Asia/Shanghai"  # all peers send this, for every region (PROTOCOL.md §3.2)
 
 # --------------------------------------------------------------------------------------------------------------------
-# Job status (§7.5)
+# Job status (PROTOCOL.md §8.3)
 
 
 class TaskStatus(IntEnum):
@@ -198,7 +198,7 @@ STATUS_SUCCESS: Final = 50
 STATUS_QUEUED: Final = frozenset({0, 20})
 
 # --------------------------------------------------------------------------------------------------------------------
-# Error codes (§8.2, §8.3, §8.4) → our error classes (names in core.errors)
+# Error codes (PROTOCOL.md §10.2–10.4) → our error classes (names in core.errors)
 
 RET_OK: Final = "0"
 RET_SESSION_INVALID: Final = "1015"  # login error: the session id is dead
@@ -257,16 +257,16 @@ RET_CLASSES: Final[dict[str, str]] = {
 RET_FAILOVER: Final = frozenset({"1015", "1006", "1019", "4013", "3000", "1010", "1018", "1021", "-4", "121101"})
 
 # --------------------------------------------------------------------------------------------------------------------
-# Image sizes (§6)
+# Image sizes (PROTOCOL.md §6)
 
 RATIOS: Final[tuple[str, ...]] = ("1:1", "3:4", "16:9", "4:3", "9:16", "2:3", "3:2", "21:9")
-# ``image_ratio`` enum (§6.1, web bundle): ratio → code.
+# ``image_ratio`` enum (PROTOCOL.md §6.1, web bundle): ratio → code.
 IMAGE_RATIO_CODES: Final[dict[str, int]] = {r: i + 1 for i, r in enumerate(RATIOS)}
 
 RESOLUTIONS: Final[tuple[str, ...]] = ("1k", "1.5k", "2k", "4k")
 
 SIZES: Final[dict[str, dict[str, tuple[int, int]]]] = {
-    # §6.4 "new 1k" table with 4:3 and 3:4 the right way round (AICF mj82 resolution_map).
+    # PROTOCOL.md §6.2 "new 1k" table with 4:3 and 3:4 the right way round (AICF mj82 resolution_map).
     "1k": {
         "1:1": (1024, 1024),
         "3:4": (768, 1024),
@@ -277,7 +277,7 @@ SIZES: Final[dict[str, dict[str, tuple[int, int]]]] = {
         "3:2": (1024, 682),
         "21:9": (1195, 512),
     },
-    # §6.5: sizes never published; 0.75 × the 2k table (invented, like the emulator's).
+    # PROTOCOL.md §6.3: sizes never published; 0.75 × the 2k table (invented, like the emulator's).
     "1.5k": {
         "1:1": (1536, 1536),
         "3:4": (1296, 1728),
@@ -288,7 +288,7 @@ SIZES: Final[dict[str, dict[str, tuple[int, int]]]] = {
         "3:2": (1872, 1248),
         "21:9": (2268, 972),
     },
-    # §6.2: all sources agree.
+    # PROTOCOL.md §6.4: all sources agree.
     "2k": {
         "1:1": (2048, 2048),
         "3:4": (1728, 2304),
@@ -299,7 +299,7 @@ SIZES: Final[dict[str, dict[str, tuple[int, int]]]] = {
         "3:2": (2496, 1664),
         "21:9": (3024, 1296),
     },
-    # §6.3 Table A (web bundle / get_common_config); area based, copied not computed.
+    # PROTOCOL.md §6.5 Table A (web bundle / get_common_config); area based, copied not computed.
     "4k": {
         "1:1": (4096, 4096),
         "3:4": (3520, 4693),
@@ -311,7 +311,7 @@ SIZES: Final[dict[str, dict[str, tuple[int, int]]]] = {
         "21:9": (6197, 2656),
     },
 }
-# Longest edge that still counts as a bucket, for mapping an arbitrary W×H to a resolution (§6.6).
+# Longest edge that still counts as a bucket, for mapping an arbitrary W×H to a resolution (PROTOCOL.md §6.6).
 RESOLUTION_BY_LONG_EDGE: Final[tuple[tuple[int, str], ...]] = (
     (1300, "1k"),
     (1900, "1.5k"),
@@ -320,7 +320,7 @@ RESOLUTION_BY_LONG_EDGE: Final[tuple[tuple[int, str], ...]] = (
 )
 
 
-# Video sizes (§4.3)
+# Video sizes (PROTOCOL.md §6.7)
 
 VIDEO_RATIOS: Final[tuple[str, ...]] = ("1:1", "4:3", "3:4", "16:9", "9:16", "21:9")
 VIDEO_FPS: Final = 24
@@ -352,16 +352,16 @@ VIDEO_RESOLUTION_SIZES: Final[dict[str, dict[str, tuple[int, int]]]] = {
 }
 
 # --------------------------------------------------------------------------------------------------------------------
-# Uploads (§3.5–3.7): reference images in, ImageX upload, VOD. Owned by core/upload.py, core/sigv4.py, core/media.py.
+# Uploads (PROTOCOL.md §4.1–4.3): reference images in, ImageX upload, VOD. Owned by core/upload.py, core/sigv4.py, core/media.py.
 
-UPLOAD_TOKEN_SCENE_IMAGEX: Final = 2  # get_upload_token {"scene": 2}: ImageX (its STS also signs VOD, §3.5)
+UPLOAD_TOKEN_SCENE_IMAGEX: Final = 2  # get_upload_token {"scene": 2}: ImageX (its STS also signs VOD, PROTOCOL.md §4.1)
 
 SIGV4_ALGORITHM: Final = "AWS4-HMAC-SHA256"
 IMAGEX_SERVICE: Final = "imagex"  # SigV4 service name; the AWS region is ``RegionInfo.aws_region``
 IMAGEX_VERSION: Final = "2018-08-01"
 IMAGEX_ACTION_APPLY: Final = "ApplyImageUpload"
 IMAGEX_ACTION_COMMIT: Final = "CommitImageUpload"
-# IPTAG's signed-header sets (§3.6), accepted upstream: GET signs date + token, POST adds the body hash.
+# IPTAG's signed-header sets (PROTOCOL.md §4.2), accepted upstream: GET signs date + token, POST adds the body hash.
 IMAGEX_SIGNED_HEADERS_GET: Final[tuple[str, ...]] = ("x-amz-date", "x-amz-security-token")
 IMAGEX_SIGNED_HEADERS_POST: Final[tuple[str, ...]] = ("x-amz-content-sha256", "x-amz-date", "x-amz-security-token")
 IMAGEX_URI_STATUS_OK: Final = 2000  # Commit ``Results[0].UriStatus`` (2001 = failure)
@@ -371,5 +371,5 @@ IMAGEX_TRANSIENT_CODES: Final = frozenset({"InternalError", "ServiceUnavailable"
 UPLOAD_NODE_PATH: Final = "/upload/v1/"  # POST https://<UploadHost>/upload/v1/<StoreUri>
 UPLOAD_NODE_OK_CODE: Final = 2000
 
-# What we send upstream. Formats Jimeng takes as they are (§10: png/jpeg/webp); anything else is converted.
+# What we send upstream. Formats Jimeng takes as they are (PROTOCOL.md §4.4: png/jpeg/webp); anything else is converted.
 UPLOAD_FORMATS: Final = frozenset({"JPEG", "PNG", "WEBP"})

@@ -1,13 +1,13 @@
 """An emulator of the Jimeng (即梦) / Dreamina upstream: a real aiohttp server on loopback.
 
-Written from ``shared/jimeng/PROTOCOL.md`` (and its fixtures) only; it imports nothing from ``core/`` — it is an
+Written from ``docs/PROTOCOL.md`` (and its fixtures) only; it imports nothing from ``core/`` — it is an
 independent reading of the protocol, so the engine's tests check the engine against the notes, not against itself.
 One app serves every upstream host the client talks to (the client rewrites scheme+host to ``FakeJimeng.url`` and
 keeps path and query):
 
-* ``POST /mweb/...``, ``/commerce/...``, ``/passport/...`` — the web API (§2–§4, §7, §9)
-* ``GET|POST /?Action=ApplyImageUpload|CommitImageUpload|ApplyUploadInner|CommitUploadInner`` — ImageX / VOD (§3.6,
-  §3.7), SigV4-verified
+* ``POST /mweb/...``, ``/commerce/...``, ``/passport/...`` — the web API (PROTOCOL.md §2–§3, §5, §8)
+* ``GET|POST /?Action=ApplyImageUpload|CommitImageUpload|ApplyUploadInner|CommitUploadInner`` — ImageX / VOD (PROTOCOL.md §4.2,
+  PROTOCOL.md §4.3), SigV4-verified
 * ``POST /upload/v1/<StoreUri>`` — upload nodes (CRC32-checked)
 * ``GET /img/<token>.webp`` and ``GET /vid/<token>[-hq].mp4`` — the result CDN (real WebP images, real MP4s)
 

@@ -1,4 +1,4 @@
-"""Accounts (§3.1–3.4, §9): credits and the ledger, the daily claim, who the user is, and the model catalogue an
+"""Accounts (PROTOCOL.md §3): credits and the ledger, the daily claim, who the user is, and the model catalogue an
 account's site publishes (``get_common_config``)."""
 
 from __future__ import annotations
@@ -82,7 +82,7 @@ class AccountsMixin(EmulatorBase):
             return self._commerce(acct.region, "34010100", None)
         today = self.today()
         if acct.claimed_on == today:
-            # INVENTED (switch: reclaim_ret): the reply when already claimed today is unknown (§3.2); by default
+            # INVENTED (switch: reclaim_ret): the reply when already claimed today is unknown (PROTOCOL.md §3.2); by default
             # ret 0 with quota 0.
             return self._commerce(acct.region, self.switches.reclaim_ret, zero)
         acct.claimed_on = today
@@ -151,7 +151,7 @@ class AccountsMixin(EmulatorBase):
         )
 
     async def _passport(self, request: web.Request) -> web.Response:
-        # INVENTED (switch: invented_payloads): shapes per PROTOCOL §3.4 "Emulator note" (no capture exists).
+        # INVENTED (switch: invented_payloads): shapes per PROTOCOL.md §3.4 "Emulator note" (no capture exists).
         if not self.switches.invented_payloads:
             return await self._not_found(request)
         acct = self._account_of(request)
@@ -173,7 +173,9 @@ class AccountsMixin(EmulatorBase):
     # ------------------------------------------------------------------ the catalogue
 
     def _catalogue(self, region: str) -> list[dict]:
-        wkey, hkey = self.switches.size_keys  # INVENTED (switch: catalogue_size_keys): never published (§3.13)
+        wkey, hkey = (
+            self.switches.size_keys
+        )  # INVENTED (switch: catalogue_size_keys): never published (PROTOCOL.md §7.4)
         tables = {
             "1.5k": sizes_15k(self.switches.size_15k_scale),  # INVENTED (switch: size_15k_scale)
             "2k": SIZES_2K,

@@ -1,4 +1,4 @@
-"""Reading a submitted draft (§4): the image, blend (composition) and video components, checked the way the
+"""Reading a submitted draft (PROTOCOL.md §5): the image, blend (composition) and video components, checked the way the
 protocol notes say upstream checks them, priced (1 credit per image, 2 at 4k, 10 per video)."""
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ class DraftsMixin(EmulatorBase):
                     if self._check_uri(u) not in refs:
                         refs.append(u)
         else:
-            raise Reject("1001")  # post-edit tools (§4.13) and unknown abilities are not emulated
+            raise Reject("1001")  # post-edit tools (PROTOCOL.md §11.1) and unknown abilities are not emulated
         core = ability.get("core_param")
         if not isinstance(core, dict):
             raise Reject("1001")
@@ -153,7 +153,9 @@ class DraftsMixin(EmulatorBase):
                 for k in ("video_info", "audio_info"):
                     if isinstance(mat.get(k), dict) and mat[k].get("vid") not in self.uploaded_vids:
                         raise Reject("1000")
-        if refs and refs[0] in self.uploaded_images:  # §4.7: with a frame the output follows the image aspect
+        if (
+            refs and refs[0] in self.uploaded_images
+        ):  # PROTOCOL.md §5.6: with a frame the output follows the image aspect
             ref = self.uploaded_images[refs[0]]
             if ref["width"] and ref["height"]:
                 target = ref["width"] / ref["height"]

@@ -1,4 +1,4 @@
-"""Jobs over time (§7): how a job moves through its statuses, and the history endpoints that report it.
+"""Jobs over time (PROTOCOL.md §8): how a job moves through its statuses, and the history endpoints that report it.
 
 A job takes ``duration`` seconds on the emulator's clock (``image_seconds`` / ``video_seconds``, with ``jitter``):
 status 20 (queued) for the first ``QUEUED_FRACTION``, then 42, then 45 while its items appear one by one (item k
@@ -137,7 +137,7 @@ class JobsMixin(CdnMixin):
 
     def _record(self, job: FakeJob, now: float, *, for_generate: bool = False) -> dict:
         status, n_items, fail_code, term_at = self._state(job, now)
-        # §8.2: forecast_queue_cost is the estimated queue WAIT in seconds (not the time until the job is done).
+        # PROTOCOL.md §10.2: forecast_queue_cost is the estimated queue WAIT in seconds (not the time until the job is done).
         queued = status == 20
         if job.queue_s:  # INVENTED (switch: queue): a line with places, and a forecast that is only a forecast
             left = max(0.0, job.queue_s - (now - job.started))
@@ -187,7 +187,7 @@ class JobsMixin(CdnMixin):
             "fail_code": fail_code,
             "fail_starling_key": fkey,
             "fail_starling_message": fmsg,
-            "draft_content": job.draft_content,  # §7.3: the record echoes the draft (exact field name unpublished)
+            "draft_content": job.draft_content,  # PROTOCOL.md §8.2: the record echoes the draft (exact field name unpublished)
         }
         if for_generate:
             rec.update(
@@ -254,7 +254,7 @@ class JobsMixin(CdnMixin):
             return self._mweb("2008")
         now = self.clock()
         mine = self._jobs_of(acct.sessionid)[::-1]
-        key = self.switches.history_list_key  # INVENTED (switch: history_list_key): never published (§3.15)
+        key = self.switches.history_list_key  # INVENTED (switch: history_list_key): never published (PROTOCOL.md §8.5)
         return self._mweb("0", {key: [self._record(j, now) for j in mine[:count]], "has_more": len(mine) > count})
 
     async def _queue_info(self, request: web.Request) -> web.Response:
@@ -268,7 +268,7 @@ class JobsMixin(CdnMixin):
             return self._mweb("1000")
         now = self.clock()
         data = {}
-        if self.switches.invented_payloads:  # INVENTED (switch: invented_payloads): never captured (§3.9)
+        if self.switches.invented_payloads:  # INVENTED (switch: invented_payloads): never captured (PROTOCOL.md §8.5)
             for hid in ids:
                 job = self._jobs_by_history.get(str(hid))
                 if job is not None and job.sessionid == acct.sessionid:

@@ -80,7 +80,7 @@ class FakeJimeng(SubmitMixin, UploadsMixin):
         self.requests: list[Recorded] = []
         self.jobs: dict[str, FakeJob] = {}
         self.sign_check = False
-        self.sign_exempt: set[str] = {"/mweb/v1/get_upload_token"}  # §2.3: evidently not validated there
+        self.sign_exempt: set[str] = {"/mweb/v1/get_upload_token"}  # PROTOCOL.md §2.3: evidently not validated there
         self.shark = False
         self.upload_faults: list[str] = []
         self.common_config_enabled = True

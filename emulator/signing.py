@@ -1,4 +1,4 @@
-"""Signature checks: the web API's ``Sign`` header (§2.3) and AWS SigV4 on ImageX / VOD requests (§3.6)."""
+"""Signature checks: the web API's ``Sign`` header (PROTOCOL.md §2.3) and AWS SigV4 on ImageX / VOD requests (PROTOCOL.md §4.2)."""
 
 from __future__ import annotations
 
@@ -61,7 +61,7 @@ def verify_sigv4(request: web.Request, body: bytes, service: str, keys: Mapping[
     if sts is None or sts.expires < time.time():
         return _not_found(auth.access_key_id)
     if auth.region != SIGV4_REGION[sts.region]:
-        # §1.3: international STS keys on the CN ImageX region (and vice versa) are "not found" upstream.
+        # PROTOCOL.md §1.3: international STS keys on the CN ImageX region (and vice versa) are "not found" upstream.
         return _not_found(auth.access_key_id)
     amz_date = request.headers.get("X-Amz-Date", "")
     required = {"x-amz-date", "x-amz-security-token"}

@@ -1,4 +1,4 @@
-"""AWS SigV4 as used by ImageX / VOD (PROTOCOL §3.6), server side: recompute and compare.
+"""AWS SigV4 as used by ImageX / VOD (PROTOCOL.md §4.2), server side: recompute and compare.
 
 Written from the PROTOCOL text only. The emulator recomputes the signature of an incoming request from the
 headers the client says it signed (``SignedHeaders``) and compares it with ``Signature``.

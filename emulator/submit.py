@@ -1,4 +1,4 @@
-"""Submitting a job (§4): ``aigc_draft/generate`` — the gate (login, region, shark, sign), the per-account
+"""Submitting a job (PROTOCOL.md §5): ``aigc_draft/generate`` — the gate (login, region, shark, sign), the per-account
 injected failures, idempotency by submit_id, concurrency, the charge, and the new job's results-to-be."""
 
 from __future__ import annotations
@@ -92,7 +92,7 @@ class SubmitMixin(JobsMixin, DraftsMixin, AccountsMixin):
         comp = next((c for c in comps if c.get("id") == main_id), comps[-1])
 
         origin: FakeJob | None = None
-        if body.get("action") == 2:  # §4.10 continuation
+        if body.get("action") == 2:  # PROTOCOL.md §5.7 continuation
             origin = self._jobs_by_history.get(str(body.get("history_id", "")))
             if origin is None or origin.sessionid != acct.sessionid:
                 raise Reject("1000")
@@ -108,7 +108,7 @@ class SubmitMixin(JobsMixin, DraftsMixin, AccountsMixin):
         existing = self.jobs.get(submit_id)
         duplicate = existing is not None
         if existing is not None:
-            # INVENTED (switch: duplicate_submit; real behaviour unknown, PROTOCOL §8.4/§12). By default a
+            # INVENTED (switch: duplicate_submit; real behaviour unknown, PROTOCOL.md §10.4/§13). By default a
             # re-submitted submit_id creates no second job and no second charge: the answer describes the
             # existing job.
             if existing.sessionid != acct.sessionid:
@@ -165,7 +165,7 @@ class SubmitMixin(JobsMixin, DraftsMixin, AccountsMixin):
             created_wall=round(time.time(), 3),
             draft_content=draft_raw,
             origin_history_id=origin.history_id if origin else None,
-            forecast_cost=spec["price"] * 4,  # forecasts overestimate (§9.3)
+            forecast_cost=spec["price"] * 4,  # forecasts overestimate (PROTOCOL.md §3.5)
             generate_logid=self._logid(),
             queue_s=queue[0],
             queue_ahead=queue[1],

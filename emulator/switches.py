@@ -29,12 +29,12 @@ class Switches:
         "dedupe",
         "a generate whose submit_id was already accepted: 'dedupe' answers the existing job and charges nothing; "
         "'new_job' creates and charges a second job under the same submit_id; 'reject' answers invalid_ret "
-        "(PROTOCOL §8.4, §12: unknown)",
+        "(PROTOCOL.md §10.4, §13: unknown)",
         DUPLICATE_SUBMIT,
     )
     continuation_count: bool = _switch(
         True,
-        "a continuation (action 2) makes metrics_extra.generateCount images; off: the draft's own count (§4.10)",
+        "a continuation (action 2) makes metrics_extra.generateCount images; off: the draft's own count (PROTOCOL.md §5.7)",
     )
     invalid_ret: str = _switch(
         "1000",
@@ -46,15 +46,15 @@ class Switches:
     reclaim_ret: str = _switch(
         "0",
         "ret code of credit_receive when today's credits were already claimed; '0' answers success with "
-        "receive_quota 0 (§3.2: unknown)",
+        "receive_quota 0 (PROTOCOL.md §3.2: unknown)",
     )
     size_15k_scale: float = _switch(
-        0.75, "1.5k sizes in get_common_config = this scale x the 2k table (§6.5: never published)"
+        0.75, "1.5k sizes in get_common_config = this scale x the 2k table (PROTOCOL.md §6.3: never published)"
     )
     catalogue_size_keys: str = _switch(
-        "width,height", "names of the width and height keys in get_common_config's image_ratio_sizes (§3.13)"
+        "width,height", "names of the width and height keys in get_common_config's image_ratio_sizes (PROTOCOL.md §7.4)"
     )
-    history_list_key: str = _switch("history_list", "key of the record list in get_history's data (§3.15)")
+    history_list_key: str = _switch("history_list", "key of the record list in get_history's data (PROTOCOL.md §8.5)")
     queue_status_codes: str = _switch(
         "1,2", "queue_info.queue_status while queued, then once generating (the meaning is unknown)"
     )
@@ -80,17 +80,17 @@ class Switches:
     items_during_45: bool = _switch(
         True,
         "a job's items appear one by one while its status is 45 (every item present from ~88 %% of the job); off: "
-        "the item list stays empty until the final status 50 (§8.2 says only that it MAY fill during 45)",
+        "the item list stays empty until the final status 50 (PROTOCOL.md §10.2 says only that it MAY fill during 45)",
     )
     status_45: bool = _switch(
         True,
-        "a job passes through status 45 (from 40 %% of its time) before 50; off: 42 until the final 50 (§8.3)",
+        "a job passes through status 45 (from 40 %% of its time) before 50; off: 42 until the final 50 (PROTOCOL.md §10.3)",
     )
     queue: str = _switch(
         "short",
         "upstream's line before generation: 'short' keeps a job at status 20 for the first 15 %% of its time "
         "(queue_idx 1, an exact forecast_queue_cost); 'positions' first puts it in a line for another 10-40 %% of "
-        "its time, queue_idx counting down from up to 6, forecast_queue_cost off by up to ±30 %% (§8.2: meanings "
+        "its time, queue_idx counting down from up to 6, forecast_queue_cost off by up to ±30 %% (PROTOCOL.md §10.2: meanings "
         "unknown)",
         QUEUE_MODES,
     )

@@ -1,6 +1,6 @@
 """The protocol as data: app ids, regions, error texts, size tables, and the image and video model tables.
 
-Written from ``shared/jimeng/PROTOCOL.md`` (§1, §5, §6); nothing here is imported from ``core/``.
+Written from ``docs/PROTOCOL.md`` (PROTOCOL.md §1, §6–§7); nothing here is imported from ``core/``.
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ FAIL_MESSAGES = {
 GENERIC_FAIL = ("web_generate_failed_toast", "生成失败，请重试")
 TERMINAL = frozenset({10, 30, 40, 50, 100})
 
-# §6 size tables --------------------------------------------------------------------------------
+# PROTOCOL.md §6 size tables --------------------------------------------------------------------------------
 RATIOS = {1: (1, 1), 2: (3, 4), 3: (16, 9), 4: (4, 3), 5: (9, 16), 6: (2, 3), 7: (3, 2), 8: (21, 9)}
 SIZES_2K = {
     1: (2048, 2048),
@@ -103,7 +103,7 @@ SIZES_1K_LEGACY = {
 
 
 def sizes_15k(scale: float) -> dict[int, tuple[int, int]]:
-    """§6.5: 1.5k sizes were never published. INVENTED (switch: size_15k_scale): ``scale`` x the 2k table."""
+    """PROTOCOL.md §6.3: 1.5k sizes were never published. INVENTED (switch: size_15k_scale): ``scale`` x the 2k table."""
     return {k: (round(w * scale), round(h * scale)) for k, (w, h) in SIZES_2K.items()}
 
 
@@ -152,7 +152,7 @@ IMAGE_MODELS: dict[str, ImageModel] = {
     "jm_image_model_yc_mj82": ImageModel("图片美学模型 V8.2", _CN, (4,), 4, ("1k", "2k"), 20, forced_count=4),
     "external_model_gemini_flash_image_v25": ImageModel("Nano Banana", _INTL, None, 1, ("1k", "2k")),
     "dreamina_image_lib_1": ImageModel("Nano Banana Pro", _INTL, None, 1, ("1k", "2k", "4k")),
-    # NOT in PROTOCOL §5.1 — only discoverable through get_common_config (proves a client merges the catalogue).
+    # NOT in PROTOCOL.md §7.2 — only discoverable through get_common_config (proves a client merges the catalogue).
     "high_aes_general_v60_preview": ImageModel("Seedream 6.0 Preview", _CN, _C14, 4, ("2k", "4k"), is_new=True),
 }
 
@@ -201,7 +201,7 @@ VIDEO_MODELS: dict[str, VideoModel] = {
     "dreamina_veo3.1_generate_video": VideoModel("Veo 3.1", _ASIA, {"*": _b("generate_video_veo3.1")}),
     "dreamina_sora2_generate_video": VideoModel("Sora 2", _ASIA, {"*": _b("generate_video_sora2")}),
 }
-# US site: only 3.5 Pro and 3.0 (PROTOCOL §1.3).
+# US site: only 3.5 Pro and 3.0 (PROTOCOL.md §1.3).
 US_VIDEO = {"dreamina_ic_generate_video_model_vgfm_3.5_pro", "dreamina_ic_generate_video_model_vgfm_3.0"}
 VIDEO_RESOLUTIONS = {"480p": 480, "720p": 720, "1080p": 1080}
 VIDEO_ASPECTS = {

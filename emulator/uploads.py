@@ -1,4 +1,4 @@
-"""Uploads (§3.5–3.7): the STS token, ImageX (images) and VOD (videos) Apply/Commit with SigV4 verification, the
+"""Uploads (PROTOCOL.md §4.1–4.3): the STS token, ImageX (images) and VOD (videos) Apply/Commit with SigV4 verification, the
 upload nodes (CRC32-checked bytes), and the endpoints that read uploaded images back (``get_image_by_uri``,
 ``algo_proxy``). ``upload_faults`` injects one-shot faults: ``apply_*``, ``upload_500``, ``crc_mismatch``,
 ``commit_*``.

@@ -1,4 +1,4 @@
-"""Every curl example of the seed documents (``shared/seeds/*.txt``), copied verbatim: path, headers and body bytes.
+"""Every curl example of the seed documents (``tests/fixtures/seeds/*.txt``), copied verbatim: path, headers and body bytes.
 
 Generated once from the seed files; ``test_seeds.py`` re-checks the copy against them when they are present.
 Only the host/port and the token value change at replay time (and example.com image URLs point at a local server).

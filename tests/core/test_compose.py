@@ -1,4 +1,4 @@
-"""Compositions (§4.5) end to end: references prepared, uploaded to the emulator, blend draft submitted and polled."""
+"""Compositions (PROTOCOL.md §5.4) end to end: references prepared, uploaded to the emulator, blend draft submitted and polled."""
 
 from __future__ import annotations
 

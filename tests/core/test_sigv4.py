@@ -1,4 +1,4 @@
-"""SigV4 (§3.6) against every synthetic vector of the protocol fixtures (tests/fixtures/jimeng)."""
+"""SigV4 (PROTOCOL.md §4.2) against every synthetic vector of the protocol fixtures (tests/fixtures/jimeng)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""ImageX upload (§3.5–3.6) end to end against the emulator, which verifies SigV4, Auth and CRC32 on every request."""
+"""ImageX upload (PROTOCOL.md §4.1–4.2) end to end against the emulator, which verifies SigV4, Auth and CRC32 on every request."""
 
 from __future__ import annotations
 

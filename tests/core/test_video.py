@@ -1,5 +1,5 @@
-"""Video (§4.7, §5.2) end to end: each mode, each model's durations/resolutions and benefit_type, the result, and the
-download rendition from get_local_item_list (§3.10)."""
+"""Video (PROTOCOL.md §5.6, §7.3) end to end: each mode, each model's durations/resolutions and benefit_type, the result, and the
+download rendition from get_local_item_list (PROTOCOL.md §9.2)."""
 
 from __future__ import annotations
 
