@@ -136,6 +136,8 @@ class ChannelSurface:
                 await self.dm_to.send(content, embed=embed, files=_files(batches[0]))
             else:
                 await self.dm_to.send(content, files=_files(batches[0]))
+            for batch in batches[1:]:
+                await self.dm_to.send(files=_files(batch))
             self.posted = True
         except discord.HTTPException as exc:
             log.warning("could not deliver to %s by DM either (%s)", self.user_id, exc)

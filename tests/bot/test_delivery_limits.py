@@ -75,3 +75,22 @@ def test_status_interval_floor_is_1_5_s(value: float, ok: bool, monkeypatch: pyt
     else:
         with pytest.raises(ValueError, match=r"1\.5"):
             DiscordSettings(_env_file=None)  # type: ignore[call-arg]
+
+
+async def test_a_late_result_by_dm_carries_every_file(world: World) -> None:
+    """Past the interaction's deadline, in a channel the bot may not post in, the result goes by DM: all of it, in
+    requests within Discord's cap (the DM path once sent only the first group of files)."""
+    world.jimeng.render_image = lambda w, h, seed: noisy_png(seed)  # type: ignore[method-assign]
+    world.jimeng.image_seconds = 0.6
+    fake = world.discord
+    fake.channel_posts_forbidden = True
+    async with run_bot(world.bot(), fake=fake):
+        ix = await fake.slash("imagine", {"prompt": "big and late", "count": 4})
+        await ix.wait_callback()
+        fake.advance(14 * 60 + 5)  # past the bot's deadline: the result goes to the channel, which refuses it
+
+        def in_dms() -> list[dict]:
+            return [m for m in fake.messages.values() if m["channel_id"] != str(fake.channel.id)]
+
+        await fake.wait_until(lambda: sum(len(m["attachments"]) for m in in_dms()) == 4, timeout=60)
+    assert len(in_dms()) >= 2 and in_dms()[0]["embeds"]
