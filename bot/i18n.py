@@ -367,3 +367,16 @@ def t(lang: str, key: str, **kw: Any) -> str:
     entry = MESSAGES[key]
     text = entry.get(lang) or entry[EN]
     return text.format(**kw) if kw else text
+
+
+def extend(commands: dict[str, str], messages: dict[str, dict[str, str]]) -> None:
+    """Add a feature's own catalogue (a module of its own keeps this one small); a key defined twice differently is a bug.
+
+    Call it at import time of the feature's strings module, e.g. ``bot/strings_tools.py``.
+    """
+    for src, zh in commands.items():
+        if COMMAND_ZH.setdefault(src, zh) != zh:
+            raise ValueError(f"command string {src!r} already translated differently")
+    for key, entry in messages.items():
+        if MESSAGES.setdefault(key, entry) != entry:
+            raise ValueError(f"message {key!r} already defined")

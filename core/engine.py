@@ -15,15 +15,14 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 
 from core.accounts import Account, AccountStatus, ClaimResult, china_today
-from core.catalogue import DEFAULT_IMAGE_MODEL, DEFAULT_VIDEO_MODEL
+from core.config import EngineConfig
 from core.dispatch import Dispatcher, total_items
 from core.errors import AuthError, InvalidRequestError, JimengError, NoAccountError
 from core.fetch import FetchPolicy
@@ -32,40 +31,18 @@ from core.ledger import Ledger
 from core.maintenance import Step, load_catalogue, maintain_forever
 from core.media import PreparedImage, RefImage, prepare_all
 from core.params import ImageParams, ImageSpec, VideoParams, VideoSpec, validate_image, validate_video
-from core.policy import DEFAULT_ACCOUNT_CONCURRENCY
 from core.pool import AccountPool
 from core.recovery import Deliveries, Recovery
 from core.registry import Kind, ModelInfo, Registry
 from core.results import Asset
 from core.retention import Download, ResultKeeper, open_asset
 from core.store import SqliteJobStore
-from core.timings import Timing, Timings
+from core.timings import Timings
 from core.tokens import Token, parse_tokens
 from core.transport import Upstream
 from core.wire import PATH_USER_INFO, Region
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(slots=True)
-class EngineConfig:
-    """Everything the engine needs, passed in by an entry point (core never reads the environment)."""
-
-    tokens: str | Sequence[str | Token] = ""
-    upstream_url: str | None = None
-    account_concurrency: int = DEFAULT_ACCOUNT_CONCURRENCY
-    default_image_model: str = DEFAULT_IMAGE_MODEL
-    default_video_model: str = DEFAULT_VIDEO_MODEL
-    timing: Timing = field(default_factory=Timing)
-    maintenance: bool = True  # daily claim + credit refresh in the background
-    load_catalogue: bool = True
-    max_resubmits: int = 1
-    allow_private_urls: bool = False
-    max_download_bytes: int = 20 * 1024 * 1024
-    data_dir: Path | None = None  # None: jobs live in memory only, results are not kept locally
-    keep_results: bool = True
-    retention_days: float = 7.0
-    max_storage_mb: int = 2048
 
 
 class Engine:
