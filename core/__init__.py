@@ -6,7 +6,8 @@ The interface front ends use (Engine, jobs, events, errors, downloads) is descri
 import logging
 
 from core.accounts import Account, AccountState, AccountStatus, ClaimResult, Credits
-from core.engine import Engine, EngineConfig
+from core.config import EngineConfig
+from core.engine import Engine
 from core.errors import (
     APIError,
     AuthError,

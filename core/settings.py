@@ -11,7 +11,7 @@ from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from core.catalogue import DEFAULT_IMAGE_MODEL, DEFAULT_VIDEO_MODEL
-from core.engine import EngineConfig
+from core.config import EngineConfig
 from core.errors import JimengError
 from core.policy import (
     DEFAULT_ACCOUNT_CONCURRENCY,

@@ -14,7 +14,8 @@ import pytest
 from aiohttp import web
 from PIL import Image
 
-from core.engine import Engine, EngineConfig
+from core.config import EngineConfig
+from core.engine import Engine
 from core.poller import Timing
 from emulator import FakeJimeng
 
