@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from api.errors import ApiError, from_core, from_validation
 from api.keys import AUTH, CALLER, REDACTOR, SERVICES, STREAMING
 from core import JimengError
+from core.links import FILES_PATH
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +81,8 @@ def _to_api_error(request: web.Request, exc: Exception) -> ApiError | None:
 @web.middleware
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     if request.match_info.http_exception is not None or request.path in PUBLIC or request.method == "OPTIONS":
+        return await handler(request)
+    if request.path.startswith(FILES_PATH + "/"):  # signed result links carry their own credential
         return await handler(request)
     auth = request.app[AUTH]
     if auth.mode == "bearer" and request.path == "/token/check":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from api.handlers import chat, health, images, models, tokens, videos
+from api.handlers import chat, files, health, images, models, tokens, videos
 
 
 def setup_routes(app: web.Application) -> None:
@@ -23,6 +23,8 @@ def setup_routes(app: web.Application) -> None:
     r.add_get("/v1/videos", videos.list_tasks)
     r.add_get("/v1/videos/{video_id}", videos.retrieve)
     r.add_get("/v1/videos/{video_id}/content", videos.content)
+
+    r.add_get("/v1/files/{job_id}/{index}", files.serve)  # signed links: the signature is the credential
 
     r.add_post("/token/check", tokens.check)
     r.add_post("/token/points", tokens.points)

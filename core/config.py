@@ -31,3 +31,5 @@ class EngineConfig:
     keep_results: bool = True
     retention_days: float = 7.0
     max_storage_mb: int = 2048
+    public_base_url: str | None = None  # with link_secret: signed links to kept results (core.links)
+    link_secret: str = ""

@@ -28,6 +28,7 @@ from core.errors import AuthError, InvalidRequestError, JimengError, NoAccountEr
 from core.fetch import FetchPolicy
 from core.jobs import Job, JobKind, JobRecord, JobResult, JobState, JobStore, MemoryJobStore
 from core.ledger import Ledger
+from core.links import ResultLinks
 from core.maintenance import Step, load_catalogue, maintain_forever
 from core.media import PreparedImage, RefImage, prepare_all
 from core.params import ImageParams, ImageSpec, VideoParams, VideoSpec, validate_image, validate_video
@@ -72,6 +73,10 @@ class Engine:
                 retention_s=config.retention_days * 86400,
                 max_bytes=config.max_storage_mb * 1024 * 1024,
             )
+        self.links: ResultLinks | None = None
+        if self.keeper is not None and config.public_base_url and config.link_secret:
+            secret = config.link_secret.encode()
+            self.links = ResultLinks(config.public_base_url, secret, config.retention_days * 86400, clock)
         self.ledger = Ledger(self.store)
         self.timings = Timings(on_change=self.ledger.save_timing)
         self.dispatcher = Dispatcher(

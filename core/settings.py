@@ -7,12 +7,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from core.catalogue import DEFAULT_IMAGE_MODEL, DEFAULT_VIDEO_MODEL
 from core.config import EngineConfig
 from core.errors import JimengError
+from core.links import MIN_SECRET_CHARS
 from core.policy import (
     DEFAULT_ACCOUNT_CONCURRENCY,
     IMAGE_DEADLINE_S,
@@ -43,11 +44,30 @@ class JimengSettings(BaseSettings):
     retention_days: float = Field(default=7.0, gt=0)
     max_storage_mb: int = Field(default=2048, ge=10)
     log_level: str = "INFO"
+    # Signed links to kept results, served by the API at PUBLIC_BASE_URL/v1/files/… (every process shares the secret).
+    public_base_url: str | None = None
+    link_secret: SecretStr = Field(default=SecretStr(""), description="≥ 16 characters; enables signed result links")
     image_deadline_s: float = IMAGE_DEADLINE_S
     video_deadline_s: float = VIDEO_DEADLINE_S
     # First guess of how long a job takes, before the engine has observed any (the first poll comes near it).
     image_expected_s: float = Field(default=IMAGE_EXPECTED_S, gt=0)
     video_expected_s: float = Field(default=VIDEO_EXPECTED_S, gt=0)
+
+    @field_validator("link_secret")
+    @classmethod
+    def _secret_long_enough(cls, value: SecretStr) -> SecretStr:
+        if value.get_secret_value() and len(value.get_secret_value()) < MIN_SECRET_CHARS:
+            raise ValueError(
+                f"needs at least {MIN_SECRET_CHARS} characters (a short secret can be guessed from a link)"
+            )
+        return value
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        if value and not value.lower().startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https:// (the address clients use to reach the API)")
+        return value
 
     def engine_config(self, *, required: bool = True) -> EngineConfig:
         raw = self.session_ids.get_secret_value()
@@ -78,6 +98,8 @@ class JimengSettings(BaseSettings):
             keep_results=self.keep_results,
             retention_days=self.retention_days,
             max_storage_mb=self.max_storage_mb,
+            public_base_url=self.public_base_url or None,
+            link_secret=self.link_secret.get_secret_value(),
             timing=Timing(
                 image_deadline=self.image_deadline_s,
                 video_deadline=self.video_deadline_s,
