@@ -20,7 +20,7 @@ from aiohttp import web
 
 from api.body import read_json
 from api.errors import bad_request, from_core
-from api.handlers.common import caller_of, engine_of, launch, parse, refs, settings_of, wait_for_caller
+from api.handlers.common import caller_gone, caller_of, engine_of, launch, parse, refs, settings_of, wait_for_caller
 from api.keys import STREAMING
 from api.schemas import ChatRequest
 from core import ImageParams, Job, JobEvent, JobResult, JobState, VideoParams
@@ -164,9 +164,13 @@ async def _stream(request: web.Request, job: Job, model: str) -> web.StreamRespo
     # grows by these lines, so they stay sparse: 5 × stream_progress_s, at least 1 s).
     tick = max(5 * settings.stream_progress_s, 1.0)
     try:
-        silence = min(settings.keepalive_s, tick)
+        # Wake at least every disconnect_check_s, so a caller who leaves while the job waits in our line is noticed.
+        silence = min(settings.keepalive_s, tick, settings.disconnect_check_s)
         async with contextlib.aclosing(_with_keepalive(job.events(), silence)) as events:
             async for ev in events:
+                if caller_gone(request):
+                    _abandon(job, cid)
+                    return resp
                 now = time.monotonic()
                 if ev is not None:
                     if ev.state.terminal:
@@ -195,8 +199,20 @@ async def _stream(request: web.Request, job: Job, model: str) -> web.StreamRespo
         await resp.write(b"data: [DONE]\n\n")
         await resp.write_eof()
     except ConnectionResetError:
-        log.debug("chat stream %s: the client went away; the job continues", cid)
+        _abandon(job, cid)
+    except asyncio.CancelledError:
+        job.cancel()
+        raise
     return resp
+
+
+def _abandon(job: Job, cid: str) -> None:
+    """The client left the stream: like a synchronous caller (``wait_for_caller``), a job still in our line is
+    cancelled and never submitted; a submitted one runs to its end (credits are already spent)."""
+    if job.cancel():
+        log.info("chat stream %s: the client left before the job was submitted; cancelled", cid)
+    else:
+        log.debug("chat stream %s: the client went away; the job continues", cid)
 
 
 async def _with_keepalive(events: AsyncIterator[JobEvent], every: float) -> AsyncGenerator[JobEvent | None, None]:
