@@ -17,3 +17,19 @@ def seconds_to_reset(now: float | None = None) -> float:
     current = datetime.fromtimestamp(now if now is not None else time.time(), CHINA_TZ)
     midnight = datetime.combine(current.date() + timedelta(days=1), datetime.min.time(), CHINA_TZ)
     return (midnight - current).total_seconds()
+
+
+def next_reset(now: float | None = None) -> float:
+    """Epoch seconds of the next daily reset (Beijing midnight): when daily quotas start again."""
+    current = now if now is not None else time.time()
+    return current + seconds_to_reset(current)
+
+
+def china_day(ts: float) -> date:
+    """The Beijing date of an epoch time (usage is reported per Jimeng day)."""
+    return datetime.fromtimestamp(ts, CHINA_TZ).date()
+
+
+def day_start(day: date) -> float:
+    """Epoch seconds of the Beijing midnight that starts ``day``."""
+    return datetime.combine(day, datetime.min.time(), CHINA_TZ).timestamp()

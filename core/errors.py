@@ -7,6 +7,7 @@ parse messages.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from core.daily import seconds_to_reset
@@ -153,6 +154,33 @@ class InvalidRequestError(JimengError):
 
     def to_dict(self) -> dict[str, Any]:
         return {**super().to_dict(), "param": self.param, "code": self.code, "details": self.details}
+
+
+class SettingsError(InvalidRequestError):
+    """A server or member setting was refused (nothing was saved). ``param`` names the setting, ``code`` the problem
+    (``unknown_model``, ``model_not_offered``, ``out_of_range``, ``bad_ratio``…), ``details`` its values."""
+
+    kind = "settings"
+
+
+class DailyQuotaError(QuotaError):
+    """Our own daily quota (a server's per-member quota, an API key's daily jobs) is used up until ``resets_at``
+    (Beijing midnight). Not Jimeng's credits: front ends say which quota and when it resets."""
+
+    kind = "daily_quota"
+
+    def __init__(
+        self, message: str, *, unit: str = "jobs", limit: int = 0, used: float = 0, resets_at: float = 0.0, **kw: Any
+    ) -> None:
+        super().__init__(message, **kw)
+        self.unit = unit
+        self.limit = limit
+        self.used = used
+        self.resets_at = resets_at
+
+    @property
+    def retry_after(self) -> float:
+        return max(0.0, self.resets_at - time.time()) if self.resets_at else seconds_to_reset()
 
 
 class GenerationFailedError(JimengError):

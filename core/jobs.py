@@ -8,15 +8,16 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any, Literal, Protocol, TypeVar
 
 from core.errors import JimengError, JobCancelledError
+from core.prefstore import MemoryExtras, UsageRow
 from core.results import Asset
 
-JobKind = Literal["image", "compose", "video"]
+JobKind = Literal["image", "compose", "video", "tool"]  # tool: upscale / outpaint / detail (core.tools)
 T = TypeVar("T")
 
 
@@ -307,8 +308,17 @@ class JobStore(Protocol):
 
     async def forget_files(self, paths: Sequence[str]) -> None: ...
 
+    # settings, prices and usage (issue #15): core.prefstore
+    async def load_settings(self, scope: str, subject: str) -> dict[str, Any] | None: ...
 
-class MemoryJobStore:
+    async def save_settings(self, scope: str, subject: str, data: Mapping[str, Any] | None) -> None: ...
+
+    async def set_credits(self, prices: Mapping[str, float]) -> None: ...
+
+    async def usage_rows(self, match: Mapping[str, Any], since: float) -> list[UsageRow]: ...
+
+
+class MemoryJobStore(MemoryExtras):
     """Default store when no data directory is given: everything lives in memory (lost on restart)."""
 
     def __init__(self, keep: int = 5000) -> None:

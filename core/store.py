@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 from core.jobs import ACTIVE_STATES as ACTIVE
 from core.jobs import JobRecord, MemoryJobStore
+from core.prefstore import MIGRATION_4, SqliteExtras
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -72,6 +73,8 @@ MIGRATIONS: list[str] = [
         updated_at REAL NOT NULL
     );
     """,
+    # 4: server and member settings, what each job cost, usage by time (issue #15; core.prefstore)
+    MIGRATION_4,
 ]
 
 _JOB_COLUMNS = (
@@ -110,8 +113,8 @@ def _row_to_record(row: sqlite3.Row) -> JobRecord:
     )
 
 
-class SqliteJobStore:
-    """Jobs, account state, learned timings and retained result files in one SQLite database."""
+class SqliteJobStore(SqliteExtras):
+    """Jobs, account state, learned timings, retained result files, settings and usage in one SQLite database."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
