@@ -172,6 +172,8 @@ PATH_COMMON_CONFIG: Final = "/mweb/v1/get_common_config"
 PATH_UPLOAD_TOKEN: Final = "/mweb/v1/get_upload_token"
 PATH_USER_INFO: Final = "/mweb/v1/get_user_info"
 PATH_USER_CREDIT: Final = "/commerce/v1/benefits/user_credit"
+PATH_USER_CREDIT_HISTORY: Final = "/commerce/v1/benefits/user_credit_history"  # the ledger (PROTOCOL.md §3.3)
+CREDIT_HISTORY_SPENDING: Final = 2  # history_type of charges (1: income) (PROTOCOL.md §3.3)
 PATH_CREDIT_RECEIVE: Final = "/commerce/v1/benefits/credit_receive"
 
 CREDIT_RECEIVE_TIME_ZONE: Final = "Asia/Shanghai"  # all peers send this, for every region (PROTOCOL.md §3.2)
