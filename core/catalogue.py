@@ -130,6 +130,26 @@ DEFAULT_IMAGE_MODEL: Final = "jimeng-4.5"
 
 
 @dataclass(frozen=True, slots=True)
+class ToolCapability:
+    """A post-edit tool and mode on images (PROTOCOL.md §11.1); ``core.tool_spec`` validates against it."""
+
+    tool: str  # "upscale" | "outpaint" | "detail"
+    mode: str  # "hd" | "pro" for upscale; "" otherwise
+    title: str
+    regions: frozenset[Region]
+    uploads: bool = True  # False: only a result of ours (upstream failed detail repair on uploads, status 30)
+
+
+# Every capture is CN (AICF, Sept 2026); whether the international sites offer these tools is unknown.
+TOOLS: Final[dict[str, ToolCapability]] = {
+    "upscale-hd": ToolCapability("upscale", "hd", "Upscale 2× (超清)", CN_ONLY),
+    "upscale-pro": ToolCapability("upscale", "pro", "Smart upscale to 2K (智能超清)", CN_ONLY),
+    "outpaint": ToolCapability("outpaint", "", "Outpaint / zoom out (扩图)", CN_ONLY),
+    "detail": ToolCapability("detail", "", "Detail repair (细节修复)", CN_ONLY, uploads=False),
+}
+
+
+@dataclass(frozen=True, slots=True)
 class VideoModelSpec:
     key: str
     title: str

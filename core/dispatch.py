@@ -20,6 +20,7 @@ from core.drafts import text_to_image as t2i_body
 from core.drafts import video as video_body
 from core.errors import (
     APIError,
+    GenerationFailedError,
     JimengError,
     QuotaError,
     RateLimitError,
@@ -36,18 +37,22 @@ from core.poller import AccountPoller, Resubmit
 from core.pool import AccountPool
 from core.results import Asset, RecordView, download_renditions, parse_record
 from core.timings import Timing, Timings
+from core.tool_drafts import tool_body
+from core.tool_spec import BILLED_NOTE, ToolSpec
 from core.transport import Upstream
 from core.upload import ImageUploader
 from core.wire import PATH_GENERATE, PATH_LOCAL_ITEM_LIST, REGIONS, RET_FAILOVER, Region
 
 log = logging.getLogger(__name__)
 
-Spec = ImageSpec | VideoSpec
+Spec = ImageSpec | VideoSpec | ToolSpec
 ResumeMode = Literal["unconfirmed", "confirmed"]
 
 
 def generate_body(spec: Spec, submit_id: str, region: Region, uploaded: list[UploadedImage]) -> dict[str, Any]:
     """The generate body of a job, given the account's region and its uploaded reference images (if any)."""
+    if isinstance(spec, ToolSpec):
+        return tool_body(spec, submit_id, region, uploaded)
     if isinstance(spec, VideoSpec):
         first = uploaded[0] if uploaded else None
         last = uploaded[1] if len(uploaded) > 1 else None
@@ -58,16 +63,20 @@ def generate_body(spec: Spec, submit_id: str, region: Region, uploaded: list[Upl
 
 
 def needs_refs(spec: Spec) -> bool:
+    if isinstance(spec, ToolSpec):
+        return spec.uploads > 0
     return spec.frames > 0 if isinstance(spec, VideoSpec) else spec.references > 0
 
 
 def total_items(spec: Spec) -> int:
-    return spec.count if isinstance(spec, ImageSpec) else 1
+    return spec.count if isinstance(spec, ImageSpec | ToolSpec) else 1
 
 
 def timing_keys(spec: Spec) -> tuple[str, str]:
     """Where a job's generation time is learned: the model at this resolution and count (duration for a video;
     compositions apart), then the model alone as a coarse hint (core.timings)."""
+    if isinstance(spec, ToolSpec):
+        return f"{spec.model.name}|{spec.count}", spec.model.name
     if isinstance(spec, VideoSpec):
         exact = f"{spec.model.key}|{spec.resolution}|{spec.duration}s|{spec.frames}f"
     else:
@@ -132,6 +141,8 @@ class Dispatcher:
         """Take an account (waiting in line if all are busy), and run the job there; move to the next account on a
         refusal that is the account's, not the job's."""
         seen = _Attempts(tried=set(), claimed=set())
+        if isinstance(spec, ToolSpec) and spec.account_key:  # a result of ours: its item is on that account only
+            among = [a for a in (self.pool.get(spec.account_key),) if a is not None]
 
         def queued(pos: int, length: int) -> None:
             job.publish(JobState.QUEUED, queue_position=pos, queue_length=length)
@@ -286,6 +297,11 @@ class Dispatcher:
             await self.ledger.save(job, account_key=acc.key)
             try:
                 assets, view, partial = await future
+            except GenerationFailedError as err:
+                if isinstance(spec, ToolSpec):
+                    err.message = f"{err.message} {BILLED_NOTE}"
+                    err.args = (err.message,)
+                raise
             except Resubmit:
                 if resubmits >= self.max_resubmits:
                     raise TransportError(

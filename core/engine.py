@@ -40,6 +40,7 @@ from core.retention import Download, ResultKeeper, open_asset
 from core.store import SqliteJobStore
 from core.timings import Timings
 from core.tokens import Token, parse_tokens
+from core.tools import ToolInfo, ToolParams, ToolSpec, check_tool, prepare_tool
 from core.transport import Upstream
 from core.wire import PATH_USER_INFO, Region
 
@@ -292,6 +293,13 @@ class Engine:
         prepared = await self._prepare_refs(frames) if frames else []
         return await self._launch("video", spec, owner=owner, among=accounts, refs=prepared)
 
+    def check_tool(self, params: ToolParams, *, accounts: Sequence[Account] | None = None) -> ToolInfo:
+        return check_tool(params, self._regions_for(accounts))  # pure: params and capability (core.tool_spec)
+
+    async def tool(self, params: ToolParams, image: Any, *, owner: dict[str, Any] | None = None, **kw: Any) -> Job:
+        spec, refs, among = await prepare_tool(self, params, image, **kw)  # core.tools: accounts=, require_owner=
+        return await self._launch("tool", spec, owner=owner, among=among, refs=refs)
+
     async def _prepare_refs(self, images: Sequence[Any]) -> list[PreparedImage]:
         policy = FetchPolicy(allow_private=self.config.allow_private_urls, max_bytes=self.config.max_download_bytes)
         return await prepare_all(images, http=self.http, policy=policy)
@@ -299,7 +307,7 @@ class Engine:
     async def _launch(
         self,
         kind: JobKind,
-        spec: ImageSpec | VideoSpec,
+        spec: ImageSpec | VideoSpec | ToolSpec,
         *,
         owner: dict[str, Any] | None,
         among: Sequence[Account] | None,

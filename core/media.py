@@ -160,6 +160,7 @@ class PreparedImage:
     index: int
     source_format: str = ""
     converted: bool = False
+    source_size: tuple[int, int] = (0, 0)  # as sent, before any downscale (the image tools' size limits)
 
 
 # ---------------------------------------------------------------------------------------------------------------- decode
@@ -216,7 +217,8 @@ def normalise(data: bytes, index: int) -> PreparedImage:
         source = (im.format or "").upper()
         if im.width * im.height > SOURCE_MAX_PIXELS:
             raise ImageRefused(f"the image is too large to process ({im.width}×{im.height})")
-        source_edge = max(im.size)  # before the draft: the bytes as sent are this large
+        source_size = im.size  # before the draft: the bytes as sent are this large
+        source_edge = max(source_size)
         _draft(im)
         im.seek(0)
         animated = bool(getattr(im, "is_animated", False))
@@ -235,7 +237,7 @@ def normalise(data: bytes, index: int) -> PreparedImage:
     too_big = source_edge > UPLOAD_MAX_EDGE or len(data) > UPLOAD_MAX_BYTES
     odd_mode = im.mode not in ("RGB", "RGBA", "L", "LA", "P")  # CMYK, I;16, F ... re-encode for safety
     if source in UPLOAD_FORMATS and not (animated or needs_turn or too_big or odd_mode):
-        return PreparedImage(data, im.width, im.height, source.lower(), index, source.lower(), converted=False)
+        return PreparedImage(data, im.width, im.height, source.lower(), index, source.lower(), False, source_size)
 
     if needs_turn:
         turned = ImageOps.exif_transpose(im)
@@ -266,7 +268,7 @@ def normalise(data: bytes, index: int) -> PreparedImage:
         out = _encode(im, fmt, quality)
     else:
         raise ImageRefused("the image could not be brought under the upload size limit")
-    return PreparedImage(out, im.width, im.height, fmt.lower(), index, source.lower(), converted=True)
+    return PreparedImage(out, im.width, im.height, fmt.lower(), index, source.lower(), True, source_size)
 
 
 # ---------------------------------------------------------------------------------------------------------------- driver

@@ -17,6 +17,7 @@ from core.catalogue import DEFAULT_IMAGE_MODEL, DEFAULT_VIDEO_MODEL
 from core.errors import InvalidRequestError
 from core.geometry import image_geometry, video_geometry
 from core.registry import ModelInfo, Registry
+from core.tool_spec import ToolSpec, tool_spec_from_dict
 from core.wire import IMAGE_RATIO_CODES, VIDEO_RATIOS, VIDEO_RESOLUTION_SIZES, Region
 
 MAX_PROMPT_CHARS = 4000
@@ -384,8 +385,10 @@ def _describe_durations(durations: tuple[int, ...]) -> str:
     return ", ".join(map(str, durations))
 
 
-def spec_from_dict(kind: str, data: dict[str, Any], registry: Registry) -> ImageSpec | VideoSpec:
+def spec_from_dict(kind: str, data: dict[str, Any], registry: Registry) -> ImageSpec | VideoSpec | ToolSpec:
     """Rebuild a stored spec (``to_dict``) against the current registry (restart recovery, buttons)."""
+    if kind == "tool":
+        return tool_spec_from_dict(data)
     model = registry.get(str(data.get("model")))
     if model is None:
         raise InvalidRequestError(

@@ -96,3 +96,12 @@ DOWNLOAD_READ_TIMEOUT_S: Final = 30.0
 DOWNLOAD_TOTAL_TIMEOUT_S: Final = 90.0
 DOWNLOAD_MAX_REDIRECTS: Final = 3
 PREPARE_CONCURRENCY: Final = 4  # references downloaded / decoded in parallel per request
+
+# Image tools (issue #14; PROTOCOL.md §11.1). Upstream's size limits are unknown: these are ours, so a tool is refused
+# before any upload or credit instead of failing upstream. The observed sources were 2048² and 2560×1440.
+TOOL_MIN_EDGE: Final = 256  # the shorter edge of a source image
+TOOL_MAX_EDGE: Final = 4096  # the longer edge (the upload edge, UPLOAD_MAX_EDGE): an upscale doubles it
+OUTPAINT_ZOOM_RANGE: Final = (1.1, 3.0)  # canvas = zoom × source; the web app's 0.9 per side is a 2.8× zoom
+OUTPAINT_MAX_EXTENT: Final = 1.0  # per side, as a fraction of the source's width or height
+OUTPAINT_DEFAULT_ZOOM: Final = 1.5
+OUTPAINT_COUNTS: Final = (1, 2, 3, 4)  # upstream's default is 4 (gen_count); ours is 1

@@ -133,6 +133,25 @@ DRAFT_MIN_VERSION_BLEND: Final = "3.0.2"  # AICF real drafts (IPTAG used 3.2.9)
 DRAFT_MIN_VERSION_VIDEO: Final = "3.0.5"
 VIDEO_COMPONENT_MIN_VERSION: Final = "1.0.0"
 
+# Post-edit tools on images (PROTOCOL.md §11.1): generate calls whose component names the tool. Per tool: the
+# component ``generate_type`` string, the component ``gen_type`` (None: not sent) and ``postedit_param.generate_type``.
+DRAFT_MIN_VERSION_POSTEDIT: Final = "3.2.9"
+POSTEDIT_ROOT_MODEL: Final = "high_aes_general_v50"  # extend.root_model of every post-edit capture
+POSTEDIT_WIRE: Final[dict[str, tuple[str, int | None, int]]] = {
+    "upscale-hd": ("normal_hd", 13, 13),
+    "upscale-pro": ("pro_hd", 35, 35),
+    "outpaint": ("painting", 8, 8),
+    "detail": ("super_resolution", None, 2),
+}
+PRO_HD_FIELDS: Final[dict[str, object]] = {
+    "hd_scene_type": "auto",
+    "original_image_strength": 0.65,
+    "detail_strength": 0.65,
+    "resolution_type": "2k",
+}
+PRO_HD_SCENE: Final = "ImageProHD"  # metrics_extra sceneOptions of pro_hd
+OUTPAINT_MAX_SIZE: Final = 12960  # up_scale.max_size, as the web app sends it
+
 SIGN_PREFIX: Final = "9e2c"
 SIGN_SUFFIX: Final = "11ac"
 SIGN_PATH_CHARS: Final = 7

@@ -6,14 +6,14 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from .base import EmulatorBase
+from .postedit import POSTEDIT, PosteditMixin
 from .records import FakeAccount, Reject, is_int
 from .tables import IMAGE_MODELS, US_VIDEO, VIDEO_ASPECTS, VIDEO_MODELS, VIDEO_RESOLUTIONS, video_size
 
 log = logging.getLogger("emulator")
 
 
-class DraftsMixin(EmulatorBase):
+class DraftsMixin(PosteditMixin):
     uploaded_images: dict[str, dict]
     uploaded_vids: dict[str, dict]
 
@@ -37,6 +37,8 @@ class DraftsMixin(EmulatorBase):
     def _parse_image(self, acct: FakeAccount, comp: dict, abilities: dict, root_model: str) -> dict:
         gtype = comp.get("generate_type")
         refs: list[str] = []
+        if gtype in POSTEDIT:  # upscale, outpaint, detail repair (PROTOCOL.md §11.1; emulator/postedit.py)
+            return self._parse_postedit(acct, comp, abilities, root_model)
         if gtype == "generate" and isinstance(abilities.get("generate"), dict):
             kind, ability = "image", abilities["generate"]
         elif gtype == "blend" and isinstance(abilities.get("blend"), dict):
@@ -58,7 +60,7 @@ class DraftsMixin(EmulatorBase):
                     if self._check_uri(u) not in refs:
                         refs.append(u)
         else:
-            raise Reject("1001")  # post-edit tools (PROTOCOL.md §11.1) and unknown abilities are not emulated
+            raise Reject("1001")  # unknown abilities
         core = ability.get("core_param")
         if not isinstance(core, dict):
             raise Reject("1001")

@@ -153,7 +153,9 @@ class JobsMixin(CdnMixin):
         model_name = (IMAGE_MODELS.get(job.model_key) or VIDEO_MODELS.get(job.model_key)).name  # type: ignore[union-attr]
         q_queued, q_running = self.switches.queue_status  # INVENTED (switch: queue_status_codes)
         rec: dict[str, Any] = {
-            "generate_type": None if job.kind == "video" else (12 if job.kind == "blend" else 1),  # video value unknown
+            "generate_type": job.generate_type
+            if job.generate_type is not None
+            else (None if job.kind == "video" else (12 if job.kind == "blend" else 1)),  # video value unknown
             "history_record_id": job.history_id,
             "origin_history_record_id": job.origin_history_id,
             "created_time": job.created_wall,

@@ -96,6 +96,7 @@ class FakeJob:
     queue_s: float = 0.0  # switch queue=positions: seconds in line before its ``duration`` starts
     queue_ahead: int = 0  # ... its place in that line when submitted
     queue_bias: float = 1.0  # ... how far forecast_queue_cost is off
+    generate_type: int | None = None  # the record's generate_type when the draft sets it (post-edit tools)
 
 
 @dataclass

@@ -133,7 +133,7 @@ class SubmitMixin(JobsMixin, DraftsMixin, AccountsMixin):
     ) -> FakeJob:
         base = self.video_seconds if spec["kind"] == "video" else self.image_seconds
         duration = max(0.01, base * (1 + self._rng.uniform(-self.jitter, self.jitter)))
-        outcome = tuple(acct.next_outcomes.pop(0)) if acct.next_outcomes else ("ok",)
+        outcome = tuple(acct.next_outcomes.pop(0)) if acct.next_outcomes else spec.get("outcome") or ("ok",)
         if outcome[0] == "instant":
             duration, outcome = 0.01, ("ok",)
         queue = (0.0, 0, 1.0)
@@ -164,7 +164,8 @@ class SubmitMixin(JobsMixin, DraftsMixin, AccountsMixin):
             video_ms=spec["video_ms"],
             created_wall=round(time.time(), 3),
             draft_content=draft_raw,
-            origin_history_id=origin.history_id if origin else None,
+            origin_history_id=origin.history_id if origin else spec.get("origin_history_id"),
+            generate_type=spec.get("generate_type"),
             forecast_cost=spec["price"] * 4,  # forecasts overestimate (PROTOCOL.md §3.5)
             generate_logid=self._logid(),
             queue_s=queue[0],
