@@ -15,24 +15,15 @@ import sys
 from collections.abc import Sequence
 
 from aiohttp import web
-from pydantic import ValidationError
 
 from api.app import create_app
 from api.settings import ApiSettings
 from core.logsafe import setup_logging
-from core.settings import MissingSettingError, load_settings
+from core.setting_problems import build_settings, collect, report
+from core.settings import JimengSettings
 from core.tokens import parse_tokens
 
 log = logging.getLogger("api")
-
-
-def _api_settings() -> ApiSettings:
-    try:
-        return ApiSettings()
-    except ValidationError as err:
-        first = err.errors(include_url=False, include_input=False)[0]
-        name = "API_" + str(first["loc"][0]).upper() if first.get("loc") else "an API_ setting"
-        raise MissingSettingError(f"{name} is invalid: {first['msg']}") from None
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -49,19 +40,20 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     _parser().parse_args(argv)  # --help prints and exits before anything is read, created or started
-    try:
-        settings = _api_settings()
-        jimeng = load_settings()
-        keys = settings.key_list()
-        raw_ids = jimeng.session_ids.get_secret_value()
-        if keys and not raw_ids.strip():
-            raise MissingSettingError(
-                "API_KEYS is set (server mode), so the server needs its own accounts: set JIMENG_SESSION_IDS, "
-                "or unset API_KEYS to let each request bring its session ids"
-            )
-        jimeng.engine_config(required=bool(keys))  # a malformed session id list fails here, in one line
-    except MissingSettingError as err:
-        print(str(err), file=sys.stderr)
+    problems: list[str] = []  # every bad setting, reported at once
+    settings = build_settings(ApiSettings, "API_", problems)
+    jimeng = build_settings(JimengSettings, "JIMENG_", problems)
+    keys = settings.key_list() if settings is not None else []
+    raw_ids = jimeng.session_ids.get_secret_value() if jimeng is not None else ""
+    if keys and not raw_ids.strip():
+        problems.append(
+            "API_KEYS is set (server mode), so the server needs its own accounts: set JIMENG_SESSION_IDS, "
+            "or unset API_KEYS to let each request bring its session ids"
+        )
+    elif jimeng is not None:
+        collect(problems, lambda: jimeng.engine_config(required=bool(keys)))  # a malformed session id list
+    if problems or settings is None or jimeng is None:
+        print(report("jimeng-api", problems), file=sys.stderr)
         return 2
     secrets = [t.sessionid for t in parse_tokens(raw_ids)] + keys
     redactor = setup_logging(jimeng.log_level, secrets)
