@@ -7,12 +7,13 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
 WORKDIR /app
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md constraints.txt ./
 COPY core ./core
 COPY bot ./bot
 COPY cogs ./cogs
 COPY api ./api
-RUN pip install . \
+# The same pinned versions as CI (constraints.txt; README, "Dependencies").
+RUN pip install -c constraints.txt . \
  && useradd --system --uid 10001 --user-group --home-dir /app --shell /usr/sbin/nologin app \
  && mkdir -p /app/data/api /app/data/bot \
  && chown -R app:app /app/data
@@ -24,7 +25,8 @@ ENV JIMENG_DATA_DIR=/app/data \
 VOLUME ["/app/data"]
 EXPOSE 5100
 
+# Reads API_HOST / API_PORT as the server does (environment, then .env), so a changed port stays healthy.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
-  CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:5100/healthz', timeout=4)"]
+  CMD ["python", "-m", "api.healthcheck"]
 
 CMD ["python", "-m", "api"]
