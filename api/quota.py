@@ -1,58 +1,69 @@
-"""Optional per-key daily job quota (server mode): counted in memory per UTC day; and the bound on one caller's
+"""Optional per-key daily job quota (server mode), counted from the store per Jimeng day (Beijing midnight), so a
+restart keeps the count (issue #15); the caller's own usage (``GET /v1/usage``); and the bound on one caller's
 unfinished jobs (``ActiveJobs``, both modes)."""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 from api.auth import Caller
 from api.errors import ApiError
 from api.settings import CALLER_FULL_RETRY_S
-from core import Job
+from core import Engine, Job
+from core.errors import DailyQuotaError
+from core.quotas import Quotas, QuotaStatus, Ticket
+from core.usage import Usage, UsageReport
 
 
 class DailyQuota:
+    """``API_KEY_DAILY_JOBS``: jobs per key per Beijing day. Every job the key started that day counts (failed ones
+    too: upstream may bill them), except one cancelled before it was submitted."""
+
     def __init__(self, limit: int, *, clock: Callable[[], float] = time.time) -> None:
         self.limit = limit
         self._clock = clock
-        self._day = ""
-        self._used: dict[str, int] = {}
+        self._engine: Engine | None = None
+        self._quotas: Quotas | None = None
 
-    def _roll(self) -> datetime:
-        now = datetime.fromtimestamp(self._clock(), UTC)
-        day = now.date().isoformat()
-        if day != self._day:
-            self._day, self._used = day, {}
-        return now
+    def _for(self, engine: Engine) -> Quotas:
+        if self._quotas is None or self._engine is not engine:
+            self._engine = engine
+            self._quotas = Quotas(Usage.for_engine(engine, clock=self._clock))
+        return self._quotas
 
-    def check(self, caller: Caller) -> None:
-        """Raise 429 when the caller has used up today's jobs (only keys in server mode are limited)."""
-        if self.limit <= 0 or caller.mode != "server":
-            return
-        now = self._roll()
-        if self._used.get(caller.owner, 0) >= self.limit:
-            midnight = datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), UTC)
+    def limit_for(self, caller: Caller) -> int | None:
+        """Only keys in server mode are limited (a Bearer caller spends its own accounts)."""
+        return self.limit if self.limit > 0 and caller.mode == "server" else None
+
+    @asynccontextmanager
+    async def admit(self, caller: Caller, engine: Engine) -> AsyncIterator[Ticket]:
+        """Refuse with 429 (``Retry-After``: until Beijing midnight) when today's jobs are used up; otherwise the
+        ticket counts the job the block starts. One admission per key at a time."""
+        try:
+            async with self._for(engine).admit(caller.owner_tag, limit=self.limit_for(caller)) as ticket:
+                yield ticket
+        except DailyQuotaError as err:
+            reset = datetime.fromtimestamp(err.resets_at, UTC).strftime("%Y-%m-%d %H:%M UTC")
             raise ApiError(
                 429,
-                f"this API key has used its {self.limit} jobs for today (UTC)",
+                f"this API key has used its {err.limit} jobs for today; the quota resets at midnight Beijing time "
+                f"({reset})",
                 type="insufficient_quota",
                 code="insufficient_quota",
-                retry_after=(midnight - now).total_seconds(),
-            )
+                retry_after=err.resets_at - self._clock(),
+            ) from None
 
-    def charge(self, caller: Caller) -> None:
-        if self.limit <= 0 or caller.mode != "server":
-            return
-        self._roll()
-        self._used[caller.owner] = self._used.get(caller.owner, 0) + 1
+    async def status(self, caller: Caller, engine: Engine) -> QuotaStatus:
+        return await self._for(engine).status(caller.owner_tag, limit=self.limit_for(caller))
 
-    def used(self, caller: Caller) -> int:
-        self._roll()
-        return self._used.get(caller.owner, 0)
+    async def report(self, caller: Caller, engine: Engine) -> UsageReport:
+        """The caller's own usage; never anyone else's (matched on the caller's own fingerprint)."""
+        return await self._for(engine).usage.report(caller.owner_tag)
 
 
 class ActiveJobs:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from api.handlers import chat, files, health, images, models, tokens, videos
+from api.handlers import chat, files, health, images, models, tokens, usage, videos
+from api.handlers import tools as image_tools
 
 
 def setup_routes(app: web.Application) -> None:
@@ -17,6 +18,9 @@ def setup_routes(app: web.Application) -> None:
     r.add_post("/v1/images/generations", images.generations)
     r.add_post("/v1/images/compositions", images.compositions)
     r.add_post("/v1/images/edits", images.edits)
+    r.add_post("/v1/images/upscale", image_tools.upscale)  # post-edit tools (issue #14)
+    r.add_post("/v1/images/outpaint", image_tools.outpaint)
+    r.add_post("/v1/images/detail", image_tools.detail)
     r.add_post("/v1/chat/completions", chat.completions)
     r.add_post("/v1/videos/generations", videos.generations)
     r.add_post("/v1/videos", videos.create)
@@ -24,6 +28,7 @@ def setup_routes(app: web.Application) -> None:
     r.add_get("/v1/videos/{video_id}", videos.retrieve)
     r.add_get("/v1/videos/{video_id}/content", videos.content)
 
+    r.add_get("/v1/usage", usage.usage)  # the caller's own jobs and credits per day (issue #15)
     r.add_get("/v1/files/{job_id}/{index}", files.serve)  # signed links: the signature is the credential
 
     r.add_post("/token/check", tokens.check)

@@ -21,7 +21,9 @@ class ApiSettings(BaseSettings):
     port: int = Field(default=5100, ge=0, le=65535)
     # Server mode when set: the Bearer must be one of these keys and the server's own accounts are used.
     keys: SecretStr = Field(default=SecretStr(""), description="comma-separated API keys; empty = Bearer-session mode")
-    key_daily_jobs: int = Field(default=0, ge=0, description="jobs per key per UTC day in server mode; 0 = unlimited")
+    key_daily_jobs: int = Field(
+        default=0, ge=0, description="jobs per key per Beijing day in server mode (counted in the store); 0 = unlimited"
+    )
     max_body_mb: float = Field(default=50.0, gt=0, description="largest request body (JSON or multipart)")
     max_files: int = Field(default=10, ge=1, le=20, description="most uploaded files in one multipart request")
     max_file_mb: float = Field(default=20.0, gt=0, description="largest single uploaded file")

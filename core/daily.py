@@ -21,8 +21,7 @@ def seconds_to_reset(now: float | None = None) -> float:
 
 def next_reset(now: float | None = None) -> float:
     """Epoch seconds of the next daily reset (Beijing midnight): when daily quotas start again."""
-    current = now if now is not None else time.time()
-    return current + seconds_to_reset(current)
+    return day_start(china_day(now if now is not None else time.time()) + timedelta(days=1))
 
 
 def china_day(ts: float) -> date:

@@ -103,11 +103,12 @@ class Quotas:
         """``async with quotas.admit(...) as ticket: job = await start(); ticket.count(job)`` — raises
         ``DailyQuotaError`` on entry when the quota is used up; one admission per owner at a time."""
         key = _key(match)
-        lock = self._locks.setdefault(key, asyncio.Lock())
-        async with lock:
+        if limit is None:  # no quota: nothing to check, nobody to wait for
+            yield Ticket(self, key, self.usage.clock() if now is None else now)
+            return
+        async with self._locks.setdefault(key, asyncio.Lock()):
             now = self.usage.clock() if now is None else now
-            if limit is not None:
-                await self.check(match, limit=limit, unit=unit, now=now)
+            await self.check(match, limit=limit, unit=unit, now=now)
             yield Ticket(self, key, now)
 
     # ------------------------------------------------------------------------------------------------ members

@@ -42,14 +42,14 @@ def parse(model: type[M], data: Mapping[str, Any], *, renames: Mapping[str, str]
 
 
 async def launch(request: web.Request, start: Callable[[], Awaitable[Job]]) -> Job:
-    """Start a job for the caller, counting it against the key's daily quota. ``start`` validates the request once
+    """Start a job for the caller, counted against the key's daily quota. ``start`` validates the request once
     (``engine.validate_image`` / ``validate_video``) and hands the spec to the engine."""
     caller = caller_of(request)
     quota, active = request.app[QUOTA], request.app[ACTIVE]
-    quota.check(caller)
-    active.check(caller)
-    job = await start()
-    quota.charge(caller)
+    async with quota.admit(caller, engine_of(request)) as ticket:  # counted from the store (issue #15)
+        active.check(caller)
+        job = await start()
+        ticket.count(job)
     active.hold(caller, job)
     return job
 
