@@ -16,6 +16,7 @@ from api.handlers.common import as_list, caller_of, engine_of, launch, parse, re
 from api.keys import STREAMING
 from api.schemas import CompositionRequest, EditRequest, ImageRequest, ResponseFormat
 from core import Engine, Job, JobResult
+from core.tools import ImageRef
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +35,7 @@ async def generations(request: web.Request) -> web.StreamResponse:
         return await engine.imagine(spec, owner=caller.owner_tag, accounts=caller.accounts)
 
     job = await launch(request, start)
-    return await render(request, engine, await wait_for_caller(request, job), req.format)
+    return await render(request, engine, await wait_for_caller(request, job), req.format, job_id=job.id)
 
 
 async def compositions(request: web.Request) -> web.StreamResponse:
@@ -84,12 +85,18 @@ async def _compose(
         "input_images": len(images),
         "composition_type": "multi_image_synthesis" if len(images) > 1 else "single_image_transform",
     }
-    return await render(request, engine, result, req.format, extra)
+    return await render(request, engine, result, req.format, extra, job_id=job.id)
 
 
-def envelope(result: JobResult, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+def image_ids(result: JobResult, job_id: str | None) -> list[str | None]:
+    """Each image's public id, ``<job id>-<k>`` (core.tools.ImageRef): what /v1/images/upscale and friends take."""
+    return [str(ImageRef(job_id, i)) if job_id else None for i in range(len(result.images))]
+
+
+def envelope(result: JobResult, extra: dict[str, Any] | None = None, job_id: str | None = None) -> dict[str, Any]:
     body: dict[str, Any] = {"created": int(time.time())}
-    body["data"] = [{"url": a.url} for a in result.images]
+    ids = image_ids(result, job_id)
+    body["data"] = [{"url": a.url, **({"id": i} if i else {})} for a, i in zip(result.images, ids, strict=True)]
     if result.images:
         first = result.images[0]
         if first.width and first.height:
@@ -106,11 +113,13 @@ async def render(
     result: JobResult,
     fmt: ResponseFormat,
     extra: dict[str, Any] | None = None,
+    *,
+    job_id: str | None = None,
 ) -> web.StreamResponse:
-    body = envelope(result, extra)
+    body = envelope(result, extra, job_id)
     if fmt == "url":
         return web.json_response(body, dumps=_dumps)
-    return await stream_b64(request, engine, result, body)
+    return await stream_b64(request, engine, result, body, image_ids(result, job_id))
 
 
 def _dumps(obj: Any) -> str:
@@ -118,14 +127,14 @@ def _dumps(obj: Any) -> str:
 
 
 async def stream_b64(
-    request: web.Request, engine: Engine, result: JobResult, body: dict[str, Any]
+    request: web.Request, engine: Engine, result: JobResult, body: dict[str, Any], ids: list[str | None] | None = None
 ) -> web.StreamResponse:
     """Write ``{"created":..,"data":[{"b64_json":"..."},..],..}`` while reading each image from ``engine.download``:
     one chunk in memory at a time, whatever the size or number of images."""
     body["data"] = _SENTINEL
     head, tail = _dumps(body).split(json.dumps(_SENTINEL), 1)
     try:
-        return await _write_b64(request, engine, result, body, head, tail)
+        return await _write_b64(request, engine, result, body, head, tail, ids or [])
     except _ClientGone:  # the caller left mid-answer: nothing to report to anyone, and not our error
         log.info("%s %s: the client left during the b64_json answer", request.method, request.path)
         return request[_RESPONSE]
@@ -146,7 +155,13 @@ async def _write(resp: web.StreamResponse, data: bytes) -> None:
 
 
 async def _write_b64(
-    request: web.Request, engine: Engine, result: JobResult, body: dict[str, Any], head: str, tail: str
+    request: web.Request,
+    engine: Engine,
+    result: JobResult,
+    body: dict[str, Any],
+    head: str,
+    tail: str,
+    ids: list[str | None],
 ) -> web.StreamResponse:
     resp: web.StreamResponse | None = None
     for i, asset in enumerate(result.images):
@@ -170,7 +185,8 @@ async def _write_b64(
                 carry = buf[cut:]
             if carry:
                 await _write(resp, base64.b64encode(carry))
-            await _write(resp, b'"}')
+            image_id = ids[i] if i < len(ids) else None
+            await _write(resp, f'","id":"{image_id}"}}'.encode() if image_id else b'"}')
     if resp is None:  # no images at all
         body["data"] = []
         return web.json_response(body, dumps=_dumps)
