@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 
 LOOKBACK_S = 31 * 86400  # usage reports 30 Beijing days
 PAGE_SIZE = 50
-MAX_PAGES = 6  # per account and refresh: the newest 300 charges
+MAX_PAGES = 6  # per account and refresh: at most 300 charges
 REFRESH_EVERY_S = 30.0  # a usage or credit-quota question reads the ledgers at most this often
 
 
@@ -65,22 +65,20 @@ class Spending:
             self._last = now
             rows = await self.store.usage_rows({}, now - LOOKBACK_S)
             wanted: dict[str, set[str]] = defaultdict(set)
-            oldest: dict[str, float] = {}
             for r in rows:
                 if r.credits is None and r.account_key and not r.cancelled and r.state not in ACTIVE_STATES:
                     wanted[r.account_key].add(r.submit_id)
-                    oldest[r.account_key] = min(oldest.get(r.account_key, r.created_at), r.created_at)
             prices: dict[str, float] = {}
             for acc in self.pool.accounts():
                 if acc.key in wanted:
                     try:
-                        prices.update(await self._read(acc, wanted[acc.key], oldest[acc.key]))
+                        prices.update(await self._read(acc, wanted[acc.key]))
                     except JimengError as err:
                         log.warning("credit ledger of %s: %s", acc.masked, err.message)
             await self.store.set_credits(prices)
             return len(prices)
 
-    async def _read(self, acc: Account, submit_ids: set[str], since: float) -> dict[str, float]:
+    async def _read(self, acc: Account, submit_ids: set[str]) -> dict[str, float]:
         info = REGIONS[acc.region]
         referer = f"{info.web_origin}/ai-tool/image/generate" if acc.region is Region.CN else f"{info.web_origin}/"
         found: dict[str, float] = defaultdict(float)
@@ -93,17 +91,16 @@ class Spending:
             records = data.get("records") if isinstance(data, dict) else None
             if not isinstance(records, list) or not records:
                 break
-            older = False
             for rec in records:
-                if not isinstance(rec, dict):
-                    continue
-                sid = rec.get("submit_id")
+                sid = rec.get("submit_id") if isinstance(rec, dict) else None
                 if isinstance(sid, str) and sid in submit_ids:
                     found[sid] += _amount(rec.get("amount"))
-                created = rec.get("create_time")
-                if isinstance(created, int | float) and created < since - 3600:
-                    older = True  # the ledger is newest first: the rest predates every unpriced job
-            if older or not data.get("has_more") or str(data.get("new_cursor") or "") in ("", cursor):
+            # the order of the pages is not documented (PROTOCOL.md §3.3): read until every job is found or the end
+            if (
+                submit_ids <= found.keys()
+                or not data.get("has_more")
+                or str(data.get("new_cursor") or "") in ("", cursor)
+            ):
                 break
             cursor = str(data["new_cursor"])
         return dict(found)
