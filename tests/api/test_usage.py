@@ -3,6 +3,7 @@ store in a data directory, restarted in between; the official ``openai`` SDK as 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -112,3 +113,11 @@ async def test_usage_shows_the_callers_own_jobs_and_credits(fake: FakeJimeng, tm
     assert sum(d["jobs"] for d in theirs["data"]) == 1  # KEY_A's jobs are nowhere in KEY_B's answer
     assert theirs["owner"] != mine["owner"] and KEY_A not in str(mine) and KEY_B not in str(theirs)
     assert len(week["data"]) == 7 and week["data"][-1] == day
+
+
+async def test_concurrent_requests_cannot_all_slip_under_the_key_quota(fake: FakeJimeng, tmp_path: Path) -> None:
+    async with running_api(fake, tmp_path, key_daily_jobs=2) as (url, _), sdk(url, KEY_A) as a:
+        results = await asyncio.gather(*(one_image(a) for _ in range(5)), return_exceptions=True)
+    refused = [r for r in results if isinstance(r, openai.RateLimitError)]
+    assert len(refused) == 3 and all(r.code == "insufficient_quota" for r in refused)
+    assert sum(r is None for r in results) == 2
