@@ -206,6 +206,14 @@ class Preferences:
 
     # ------------------------------------------------------------------------------------------------ checks
 
+    def _usable(self, name: str | None, kind: str) -> str | None:
+        """A stored default model, or None when the accounts no longer offer it (the next layer's default applies)."""
+        info = self.registry.get(name) if name else None
+        regions = self.regions()
+        if info is None or info.kind != kind or (regions and not info.regions & regions):
+            return None
+        return info.name
+
     async def effective(
         self,
         guild_id: int | None,
@@ -235,15 +243,15 @@ class Preferences:
         image_model = pick(
             "image_model",
             *image_opt,
-            ("member", member.image_model),
-            ("server", guild.image_model),
+            ("member", self._usable(member.image_model, "image")),
+            ("server", self._usable(guild.image_model, "image")),
             ("env", d.image_model),
         )
         video_model = pick(
             "video_model",
             *video_opt,
-            ("member", member.video_model),
-            ("server", guild.video_model),
+            ("member", self._usable(member.video_model, "video")),
+            ("server", self._usable(guild.video_model, "video")),
             ("env", d.video_model),
         )
         if kind == "video":  # the stored resolution and count are image settings

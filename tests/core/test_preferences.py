@@ -183,3 +183,16 @@ async def test_effective_settings_layer_env_server_member_options() -> None:
     )
     other = await prefs.effective(2, 7)  # another server: nothing of server 1 or of the member there
     assert (other.image_model, other.member_jobs) == (DEFAULTS.image_model, 2)
+
+
+async def test_a_stored_model_the_accounts_no_longer_offer_falls_back() -> None:
+    regions = [CN]
+    store = MemoryJobStore()
+    prefs = Preferences(store, Registry(), lambda: regions[0], DEFAULTS)
+    await prefs.set_guild(1, image_model="jimeng-4.0")
+    await prefs.set_member(1, 7, image_model="jimeng-4.7")  # CN only
+    assert (await prefs.effective(1, 7)).image_model == "jimeng-4.7"
+    regions[0] = US  # the pool changed: now only a US account
+    eff = await prefs.effective(1, 7)
+    assert (eff.image_model, eff.source["image_model"]) == ("jimeng-4.0", "server")
+    assert (await prefs.get_member(1, 7)).image_model == "jimeng-4.7"  # kept: it applies again if a CN account returns
