@@ -5,6 +5,7 @@ python -m core models [--kind image|video]
 python -m core imagine "prompt" [--model M] [--ratio R] [--resolution 2k] [--count N] [--out DIR]
 python -m core compose "prompt" IMAGE [IMAGE ...] [same options]
 python -m core video "prompt" [--model M] [--duration S] [--ratio R] [--resolution 720p] [--first-frame F] [--last-frame F]
+python -m core upscale|outpaint|detail SOURCE [--pro] [--zoom Z | --ratio R | --expand T,B,L,R] [--count N]  (core/cli_tools.py)
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 
 import aiohttp
 
+from core import cli_tools
 from core.engine import Engine
 from core.errors import JimengError
 from core.jobs import Job
@@ -30,7 +32,7 @@ from core.progress import follow
 from core.settings import MissingSettingError, load_settings
 from core.store import DiskTimingsStore
 
-JOB_COMMANDS = ("imagine", "compose", "video")
+JOB_COMMANDS = ("imagine", "compose", "video", *cli_tools.TOOL_COMMANDS)
 
 
 async def _follow(job: Job, quiet: bool) -> None:
@@ -93,6 +95,7 @@ async def _main(a: argparse.Namespace) -> int:
     redactor.add(*(t.sessionid for t in config.tokens if not isinstance(t, str)))
     # ...but poll on the timings the service has learned, and teach it back (core/timings.py)
     store = DiskTimingsStore(settings.data_dir / "jobs.sqlite3") if a.command in JOB_COMMANDS else None
+    a.service_store = settings.data_dir / "jobs.sqlite3"  # image ids of the bot/API's results (core/cli_tools.py)
     async with aiohttp.ClientSession() as http:
         engine = Engine(http, config, store=store)
         await engine.start()
@@ -125,7 +128,9 @@ async def _dispatch(engine: Engine, a: argparse.Namespace) -> int:
                 f"{m.name:<36} {m.kind:<5} {'/'.join(sorted(r.value for r in m.regions)):<14} {','.join(m.resolutions):<14} {extra}"
             )
         return 0
-    if a.command == "imagine":
+    if a.command in cli_tools.TOOL_COMMANDS:
+        job = await cli_tools.run(engine, a, a.service_store)
+    elif a.command == "imagine":
         job = await engine.imagine(_image_params(a))
     elif a.command == "compose":
         job = await engine.compose(_image_params(a), [RefImage.parse(x, allow_path=True) for x in a.images])
@@ -174,6 +179,7 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument("--duration", type=int)
     v.add_argument("--first-frame")
     v.add_argument("--last-frame")
+    cli_tools.add_parsers(sub)
     return p
 
 
