@@ -162,6 +162,8 @@ class VideoModelSpec:
     commerce_amount: bool = False  # Seedance 4.x family sends ``amount`` = output seconds (AICF)
     function_mode: str = "first_last_frames"
     frames: bool = True  # accepts first / last frame images
+    omni: bool = False  # takes image/video/audio references (omni reference, PROTOCOL.md §11.2)
+    draft_mode: bool = False  # Seedance 2.5 样片 draft (PROTOCOL.md §11.4)
 
 
 def _same(benefit: str, *resolutions: str) -> dict[str, str]:
@@ -228,6 +230,7 @@ VIDEO_MODELS: Final[dict[str, VideoModelSpec]] = {
         _SEEDANCE_DURATIONS,
         ("720p",),
         _same("dreamina_video_seedance_20_pro", "720p"),
+        omni=True,
     ),
     "jimeng-video-seedance-2.0-fast": VideoModelSpec(
         "dreamina_seedance_40",
@@ -236,6 +239,19 @@ VIDEO_MODELS: Final[dict[str, VideoModelSpec]] = {
         _SEEDANCE_DURATIONS,
         ("720p",),
         _same("dreamina_seedance_20_fast", "720p"),
+        omni=True,
+    ),
+    "jimeng-video-seedance-2.5-draft": VideoModelSpec(
+        "dreamina_seedance_45_pro_draft",
+        "Seedance 2.5 draft (480p preview)",
+        CN_ONLY,
+        (5,),
+        ("480p",),
+        _same("seedance_25_draft_480p_no_input_video_output", "480p"),
+        commerce_amount=True,
+        function_mode="omni_reference",
+        frames=False,
+        draft_mode=True,
     ),
     "jimeng-video-seedance-2.0-mini": VideoModelSpec(
         "dreamina_seedance_40_mini",
@@ -247,6 +263,7 @@ VIDEO_MODELS: Final[dict[str, VideoModelSpec]] = {
         commerce_amount=True,
         function_mode="omni_reference",
         frames=False,
+        omni=True,
     ),
     "jimeng-video-seedance-2.0-vip": VideoModelSpec(
         "dreamina_seedance_40_pro_vision",
@@ -258,6 +275,7 @@ VIDEO_MODELS: Final[dict[str, VideoModelSpec]] = {
         commerce_amount=True,
         function_mode="omni_reference",
         frames=False,
+        omni=True,
     ),
     "jimeng-video-seedance-2.0-fast-vip": VideoModelSpec(
         "dreamina_seedance_40_vision",
@@ -269,6 +287,7 @@ VIDEO_MODELS: Final[dict[str, VideoModelSpec]] = {
         commerce_amount=True,
         function_mode="omni_reference",
         frames=False,
+        omni=True,
     ),
     "jimeng-video-veo3": VideoModelSpec(
         "dreamina_veo3_generate_video",
@@ -302,3 +321,33 @@ VIDEO_MODELS: Final[dict[str, VideoModelSpec]] = {
     ),
 }
 DEFAULT_VIDEO_MODEL: Final = "jimeng-video-3.5-pro"
+
+# Omni reference (PROTOCOL.md §11.2, §11.6): the web app's limits, and the benefit type when a video reference is
+# present on the Feb-2026 keys (WWZ/FRAN ``_with_video``; the 4.x ``mini``/``vision`` keys keep their own, AICF).
+DEFAULT_OMNI_MODEL: Final = "jimeng-video-seedance-2.0-mini"
+OMNI_LIMITS: Final[dict[str, int]] = {
+    "image": 9,
+    "video": 3,
+    "audio": 3,
+    "total": 12,
+    "seconds": 15,  # one reference video or audio
+    "video_seconds_total": 15,  # all reference videos together
+}
+OMNI_BENEFIT_WITH_VIDEO: Final[dict[str, str]] = {
+    "dreamina_seedance_40_pro": "dreamina_video_seedance_20_pro_with_video",
+    "dreamina_seedance_40": "dreamina_seedance_20_fast_with_video",
+}
+# Frame interpolation (补帧, PROTOCOL.md §11.3) runs under this model's key; where it is offered, so is interpolation.
+FRAME_INTERPOLATION_MODEL: Final = "jimeng-video-seedance-2.0-mini"
+
+# Draft marks of the Seedance extras (PROTOCOL.md §11.2–11.4): draft min_version, min_features, fixed values.
+DRAFT_MIN_VERSION_OMNI: Final = "3.3.9"
+OMNI_MIN_FEATURES: Final[tuple[str, ...]] = ("AIGC_Video_UnifiedEdit",)
+MATERIAL_TYPE_CODES: Final[dict[str, int]] = {"image": 1, "video": 2, "audio": 3}  # sceneOptions.materialTypes
+DRAFT_MIN_VERSION_INTERPOLATE: Final = "3.1.0"
+INTERPOLATE_BENEFIT: Final = "video_frame_interpolation"
+INTERPOLATE_SCENE: Final = "insert_frame"
+INTERPOLATE_PROCESS_TYPE: Final = 3
+INTERPOLATE_TARGET_FPS: Final = 60
+DRAFT_MIN_VERSION_SEEDANCE25: Final = "3.3.28"
+SEEDANCE25_MIN_FEATURES: Final[tuple[str, ...]] = ("AIGC_Video_Seedance25ResultAction",)

@@ -14,7 +14,6 @@ from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from core.accounts import Account
-from core.drafts import UploadedImage
 from core.drafts import blend as blend_body
 from core.drafts import text_to_image as t2i_body
 from core.drafts import video as video_body
@@ -31,6 +30,7 @@ from core.errors import (
 )
 from core.jobs import Job, JobResult, JobState
 from core.ledger import Ledger
+from core.omni import MediaSpec, upload_materials
 from core.params import ImageSpec, VideoSpec
 from core.policy import RATE_LIMIT_RETRIES
 from core.poller import AccountPoller, Resubmit
@@ -49,8 +49,10 @@ Spec = ImageSpec | VideoSpec | ToolSpec
 ResumeMode = Literal["unconfirmed", "confirmed"]
 
 
-def generate_body(spec: Spec, submit_id: str, region: Region, uploaded: list[UploadedImage]) -> dict[str, Any]:
+def generate_body(spec: Spec, submit_id: str, region: Region, uploaded: list[Any]) -> dict[str, Any]:
     """The generate body of a job, given the account's region and its uploaded reference images (if any)."""
+    if isinstance(spec, MediaSpec):  # omni reference, frame interpolation (core.omni, core.interpolate)
+        return spec.body(submit_id, region, uploaded)
     if isinstance(spec, ToolSpec):
         return tool_body(spec, submit_id, region, uploaded)
     if isinstance(spec, VideoSpec):
@@ -63,6 +65,8 @@ def generate_body(spec: Spec, submit_id: str, region: Region, uploaded: list[Upl
 
 
 def needs_refs(spec: Spec) -> bool:
+    if isinstance(spec, MediaSpec):
+        return spec.needs_upload
     if isinstance(spec, ToolSpec):
         return spec.uploads > 0
     return spec.frames > 0 if isinstance(spec, VideoSpec) else spec.references > 0
@@ -218,8 +222,10 @@ class Dispatcher:
         seen.tried.add(acc.key)
         log.info("job %s: %s refused it (ret %s); trying another account", job.id, acc.masked, err.ret)
 
-    async def _upload(self, job: Job, acc: Account, refs: list[Any]) -> list[UploadedImage]:
+    async def _upload(self, job: Job, acc: Account, refs: list[Any]) -> list[Any]:
         job.publish(JobState.UPLOADING)
+        if isinstance(job.spec, MediaSpec):  # images to ImageX, videos and audio to VOD
+            return await upload_materials(self._uploader, acc, refs)
         return await self._uploader.upload_all(acc, refs)
 
     # ------------------------------------------------------------------------------------------------ restart

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from core.catalogue import DRAFT_MIN_VERSION_SEEDANCE25, SEEDANCE25_MIN_FEATURES
 from core.params import ImageSpec, VideoSpec
 from core.wire import (
     DA_VERSION,
@@ -237,6 +238,8 @@ def video(
         "functionMode": mode if model.frames else model.function_mode,
         "sceneOptions": _dumps([scene]),
     }
+    if model.draft_mode:  # Seedance 2.5 样片 (PROTOCOL.md §11.4)
+        metrics["videoStage"] = "draft"
     metrics_str = _dumps(metrics)
     gen_input: dict[str, Any] = _node(
         min_version=DRAFT_MIN_VERSION_VIDEO,
@@ -251,6 +254,8 @@ def video(
         gen_input["first_frame_image"] = _image_ref(first_frame)
     if last_frame is not None:
         gen_input["end_frame_image"] = _image_ref(last_frame)
+    if model.draft_mode:
+        gen_input["is_draft_mode"] = True
     gen_input["idip_meta_list"] = []
     t2v = _node(
         video_gen_inputs=[gen_input], video_aspect_ratio=spec.ratio, seed=spec.seed, model_req_key=model.key, priority=0
@@ -270,7 +275,9 @@ def video(
         model.key,
         submit_id,
         region,
-        _draft(component, DRAFT_MIN_VERSION_VIDEO),
+        _draft(component, DRAFT_MIN_VERSION_SEEDANCE25, SEEDANCE25_MIN_FEATURES)
+        if model.draft_mode
+        else _draft(component, DRAFT_MIN_VERSION_VIDEO),
         {},
         m_video_commerce_info=commerce,
         m_video_commerce_info_list=[dict(commerce)],

@@ -42,12 +42,13 @@ from core.timings import Timings
 from core.tokens import Token, parse_tokens
 from core.tools import ToolInfo, ToolParams, ToolSpec, check_tool, prepare_tool
 from core.transport import Upstream
+from core.video_tools import VideoToolsMixin
 from core.wire import PATH_USER_INFO, Region
 
 log = logging.getLogger(__name__)
 
 
-class Engine:
+class Engine(VideoToolsMixin):  # omni reference, frame interpolation: core/video_tools.py
     def __init__(
         self,
         http: aiohttp.ClientSession,

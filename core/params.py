@@ -7,7 +7,7 @@ lacks, or a count out of range is refused with an ``InvalidRequestError`` that n
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +21,7 @@ from core.tool_spec import ToolSpec, tool_spec_from_dict
 from core.wire import IMAGE_RATIO_CODES, VIDEO_RATIOS, VIDEO_RESOLUTION_SIZES, Region
 
 MAX_PROMPT_CHARS = 4000
+SPEC_LOADERS: dict[str, Callable[[dict[str, Any], Registry], VideoSpec]] = {}  # spec "mode" → loader (core.video_tools)
 
 
 class ImageParams(BaseModel):
@@ -397,6 +398,8 @@ def spec_from_dict(kind: str, data: dict[str, Any], registry: Registry) -> Image
             code="model_gone",
             details={"model": data.get("model")},
         )
+    if kind == "video" and data.get("mode") in SPEC_LOADERS:  # omni / frame interpolation (core.video_tools)
+        return SPEC_LOADERS[data["mode"]](data, registry)
     fields = {k: v for k, v in data.items() if k != "model"}
     fields["notes"] = tuple(fields.get("notes") or ())
     if kind == "video":

@@ -47,6 +47,8 @@ class ModelInfo:
     commerce_amount: bool = False
     function_mode: str = ""
     frames: bool = False
+    omni: bool = False  # takes image/video/audio references (core.video_tools.validate_omni)
+    draft_mode: bool = False  # Seedance 2.5 draft
     from_catalogue: bool = False
 
     @property
@@ -92,6 +94,8 @@ def _video_info(name: str, spec: VideoModelSpec) -> ModelInfo:
         commerce_amount=spec.commerce_amount,
         function_mode=spec.function_mode,
         frames=spec.frames,
+        omni=spec.omni,
+        draft_mode=spec.draft_mode,
     )
 
 

@@ -394,3 +394,13 @@ UPLOAD_NODE_OK_CODE: Final = 2000
 
 # What we send upstream. Formats Jimeng takes as they are (PROTOCOL.md §4.4: png/jpeg/webp); anything else is converted.
 UPLOAD_FORMATS: Final = frozenset({"JPEG", "PNG", "WEBP"})
+
+# VOD (video/audio references, PROTOCOL.md §4.3; core/vod.py). Audio goes up as FileType=video too (AICF, WWZ); the
+# Commit's content-type is sent but not signed (AICF). The Seedance draft constants are in core/catalogue.py.
+VOD_HOST: Final = "vod.bytedanceapi.com"
+VOD_SERVICE: Final = "vod"  # SigV4 service name
+VOD_VERSION: Final = "2020-11-19"
+VOD_ACTION_APPLY, VOD_ACTION_COMMIT = "ApplyUploadInner", "CommitUploadInner"
+VOD_SPACE_FALLBACK: Final = "dreamina"  # SpaceName (AICF's CN captures)
+VOD_FILE_TYPE: Final = "video"
+VOD_COMMIT_CONTENT_TYPE: Final = "text/plain;charset=UTF-8"

@@ -45,6 +45,8 @@ INVENTED behaviour. Where PROTOCOL.md says a reply is unknown, the emulator gues
 * ``invented_payloads`` (on): guessed payloads of get_user_info, get_history_queue_info, algo_proxy and
   /passport/account/info/v2 (off: empty data for the first two, 404 for the others).
 * ``invented_texts`` (on): guessed errmsg and starling texts and the daily-claim ledger title (off: empty).
+* ``omni_limits``: omni drafts over the web app's reference limits, or with an ``amount`` other than output + input-video
+  seconds, are refused (on), or accepted (off).
 * ``upload_errors`` (``detailed`` | ``bare``): guessed CodeN numbers and JSON bodies of upload errors, or none.
 * ``items_during_45`` (on): result items appear one by one during status 45 (off: only with the final 50).
 * ``status_45`` (on): a job passes through 45 before 50 (off: 42 straight to 50).

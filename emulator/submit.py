@@ -14,12 +14,13 @@ from aiohttp import web
 from .accounts import AccountsMixin
 from .drafts import DraftsMixin
 from .jobs import JobsMixin
+from .omni import OmniMixin
 from .records import FakeAccount, FakeJob, Reject, cookie_sessionid, is_int
 from .signing import web_sign_ok
 from .tables import SIGN_APPVR
 
 
-class SubmitMixin(JobsMixin, DraftsMixin, AccountsMixin):
+class SubmitMixin(JobsMixin, DraftsMixin, AccountsMixin, OmniMixin):
     image_seconds: float
     video_seconds: float
     jitter: float
@@ -97,7 +98,7 @@ class SubmitMixin(JobsMixin, DraftsMixin, AccountsMixin):
             if origin is None or origin.sessionid != acct.sessionid:
                 raise Reject("1000")
 
-        spec = self._parse_component(acct, comp, extend)
+        spec = self._video_extra(acct, comp, extend, draft) or self._parse_component(acct, comp, extend)  # omni.py
         if origin is not None and self.switches.continuation_count:
             # INVENTED (switch: continuation_count): a continuation adds metrics_extra.generateCount images.
             with contextlib.suppress(ValueError, TypeError, AttributeError):

@@ -69,6 +69,12 @@ class Switches:
         "send guessed texts: errmsg of 1001/1010/1018/2008, the 2038/2039 starling keys, the 2039 message, the "
         "generic failure toast, the daily-claim ledger title; off: those fields are empty strings",
     )
+    omni_limits: bool = _switch(
+        True,
+        "omni-reference drafts over the web app's limits (9 images, 3 videos, 3 audio, 12 materials, 15 s of "
+        "reference video) answer invalid_ret, and an m_video_commerce_info.amount other than output + input-video "
+        "seconds answers 5001; off: both accepted (PROTOCOL.md §11.6: whether upstream enforces them is unknown)",
+    )
     upload_errors: str = _switch(
         "detailed",
         "ImageX/VOD and upload-node error bodies: 'detailed' sends the guessed CodeN numbers (100010 signature "

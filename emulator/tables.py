@@ -197,6 +197,9 @@ VIDEO_MODELS: dict[str, VideoModel] = {
     ),
     "dreamina_seedance_40_pro": VideoModel("即梦 Seedance 2.0", _CN, {"*": _b("dreamina_video_seedance_20_pro")}),
     "dreamina_seedance_40": VideoModel("即梦 Seedance 2.0 Fast", _CN, {"*": _b("dreamina_seedance_20_fast")}),
+    "dreamina_seedance_45_pro_draft": VideoModel(  # PROTOCOL.md §11.4: draft (样片) mode only
+        "即梦 Seedance 2.5 样片", _CN, {"*": _b("seedance_25_draft_480p_no_input_video_output")}
+    ),
     "dreamina_veo3_generate_video": VideoModel("Veo 3", _ASIA, {"*": _b("generate_video_veo3")}),
     "dreamina_veo3.1_generate_video": VideoModel("Veo 3.1", _ASIA, {"*": _b("generate_video_veo3.1")}),
     "dreamina_sora2_generate_video": VideoModel("Sora 2", _ASIA, {"*": _b("generate_video_sora2")}),

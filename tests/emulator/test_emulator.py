@@ -854,7 +854,10 @@ async def test_vod_upload_and_omni_video(clocked) -> None:
     assert (meta["Width"], meta["Height"], meta["Duration"]) == (320, 240, 3.0)
     uri = await up.image(png_bytes(300, 400))
     body = video_body()
+    body["extend"]["m_video_commerce_info"]["amount"] = 8  # 5 s output + 3 s of reference video
+    body["extend"]["m_video_commerce_info_list"][0]["amount"] = 8
     draft = json.loads(body["draft_content"])
+    draft["min_features"] = ["AIGC_Video_UnifiedEdit"]
     inp = draft["component_list"][0]["abilities"]["gen_video"]["text_to_video_params"]["video_gen_inputs"][0]
     inp["unified_edit_input"] = {
         "type": "",
@@ -866,7 +869,12 @@ async def test_vod_upload_and_omni_video(clocked) -> None:
                 "material_type": "image",
                 "image_info": {"type": "image", "image_uri": uri, "uri": uri},
             },
-            {"type": "", "id": "m2", "material_type": "video", "video_info": {"type": "video", "vid": result["Vid"]}},
+            {
+                "type": "",
+                "id": "m2",
+                "material_type": "video",
+                "video_info": {"type": "video", "vid": result["Vid"], "duration": 3000},
+            },
         ],
         "meta_list": [],
     }
