@@ -294,8 +294,8 @@ class Engine(VideoToolsMixin):  # omni reference, frame interpolation: core/vide
         prepared = await self._prepare_refs(frames) if frames else []
         return await self._launch("video", spec, owner=owner, among=accounts, refs=prepared)
 
-    def check_tool(self, params: ToolParams, *, accounts: Sequence[Account] | None = None) -> ToolInfo:
-        return check_tool(params, self._regions_for(accounts))  # pure: params and capability (core.tool_spec)
+    def check_tool(self, params: ToolParams, *, accounts: Sequence[Account] | None = None, **size: Any) -> ToolInfo:
+        return check_tool(params, self._regions_for(accounts), **size)  # pure (core.tool_spec): width=, height=
 
     async def tool(self, params: ToolParams, image: Any, *, owner: dict[str, Any] | None = None, **kw: Any) -> Job:
         spec, refs, among = await prepare_tool(self, params, image, **kw)  # core.tools: accounts=, require_owner=

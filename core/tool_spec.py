@@ -57,6 +57,17 @@ class ToolParams(BaseModel):
     expand: Expand | None = None
     count: int | None = None
 
+    @classmethod
+    def from_spec(cls, spec: ToolSpec | Mapping[str, Any]) -> ToolParams:
+        """The same tool again (Reroll), from a spec or its stored ``to_dict``: outpaint as the same extents."""
+        data = spec.to_dict() if isinstance(spec, ToolSpec) else spec
+        tool = data.get("tool", "upscale")
+        if tool != "outpaint":
+            return cls(tool=tool, mode=data.get("mode") or "hd")
+        top, bottom, left, right = data.get("extents") or (0.0, 0.0, 0.0, 0.0)
+        expand = Expand(top=top, bottom=bottom, left=left, right=right)
+        return cls(tool="outpaint", prompt=data.get("prompt", ""), expand=expand, count=data.get("count"))
+
 
 _REF_RE = re.compile(r"^([0-9a-f]{16})-([1-9][0-9]{0,2})$")
 
@@ -81,6 +92,13 @@ class ImageRef:
                 code="invalid_image_id",
             )
         return cls(m.group(1), int(m.group(2)) - 1)
+
+    @staticmethod
+    def from_spec(spec: ToolSpec | Mapping[str, Any]) -> ImageRef | None:
+        """The source of a tool job (its spec or the stored ``to_dict``); None when the source was an upload."""
+        data = spec.to_dict() if isinstance(spec, ToolSpec) else spec
+        job, index = data.get("source_job"), data.get("source_index")
+        return ImageRef(str(job), int(index)) if job and isinstance(index, int) else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,8 +156,18 @@ def _bad(message: str, param: str, **details: Any) -> InvalidRequestError:
     return InvalidRequestError(message, param=param, code="invalid_tool_param", details=details)
 
 
-def check_tool(params: ToolParams, regions: frozenset[Region]) -> ToolInfo:
-    """Params and capability (PROTOCOL.md §11.1), before anything is looked up, uploaded or spent."""
+def check_tool(
+    params: ToolParams, regions: frozenset[Region], *, width: int | None = None, height: int | None = None
+) -> ToolInfo:
+    """Params and capability (PROTOCOL.md §11.1), before anything is looked up, uploaded or spent; with the source's
+    ``width`` and ``height`` (a front end knows them from the stored result) its size limits too."""
+    info = _check_params(params, regions)
+    if width and height:
+        build_spec(params, info, SourceImage(width, height), param="image_id")
+    return info
+
+
+def _check_params(params: ToolParams, regions: frozenset[Region]) -> ToolInfo:
     name = capability_name(params.tool, params.mode)
     cap = TOOLS[name]
     if not cap.regions & regions:

@@ -186,3 +186,25 @@ async def test_a_tool_result_can_be_referenced_again(fake_jimeng: FakeJimeng, ma
         await outpainted.wait()
         result = await (await engine.tool(ToolParams(tool="detail"), ImageRef(outpainted.id, 0))).wait()
     assert result.model == "detail" and len(result.images) == 1
+
+
+async def test_front_end_helpers_size_precheck_and_reroll(fake_jimeng: FakeJimeng, make_engine: EngineFactory) -> None:
+    async with make_engine() as engine:
+        with pytest.raises(InvalidRequestError) as ei:
+            engine.check_tool(ToolParams(tool="upscale"), width=5000, height=3000)
+        assert (ei.value.code, ei.value.param) == ("image_too_large", "image_id")
+        with pytest.raises(InvalidRequestError) as ei:
+            engine.check_tool(ToolParams(tool="outpaint", zoom=3), width=200, height=200)
+        assert ei.value.code == "image_too_small"
+        assert engine.check_tool(ToolParams(tool="outpaint", ratio="16:9"), width=1024, height=1024).name == "outpaint"
+        ref, _ = await a_result(engine)
+        job = await engine.tool(ToolParams(tool="outpaint", ratio="9:16", count=2, prompt="sky"), ref)
+        await job.wait()
+        record = await engine.job_record(job.id)
+        assert record is not None
+        again = ToolParams.from_spec(record.spec)
+        assert again.tool == "outpaint" and again.count == 2 and again.prompt == "sky" and again.expand is not None
+        assert again.expand.top > 0 and again.expand.left == 0
+        assert ImageRef.from_spec(record.spec) == ref
+        second = await engine.tool(again, ImageRef.from_spec(record.spec))
+        assert (await second.wait()).images and second.spec.extents == job.spec.extents
