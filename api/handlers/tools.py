@@ -17,6 +17,7 @@ from api.body import UploadedFile, read_input
 from api.errors import ApiError, bad_request
 from api.handlers.common import caller_of, engine_of, launch, parse, refs, wait_for_caller
 from api.handlers.images import render
+from api.schemas import ImageRef as UrlObject
 from api.schemas import ResponseFormat
 from core import Job
 from core.errors import InvalidRequestError
@@ -29,7 +30,7 @@ _NOT_FOUND = frozenset({"image_not_found"})
 class _ToolRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    image: str | None = None
+    image: str | UrlObject | None = None  # as compositions take it: a string or {"url": ...}
     image_id: str | None = None
     response_format: ResponseFormat | None = None
     model: Any = None  # accepted, ignored (the tools have no model choice)
@@ -38,6 +39,10 @@ class _ToolRequest(BaseModel):
     @property
     def format(self) -> ResponseFormat:
         return self.response_format or "url"
+
+    @property
+    def image_value(self) -> str | None:
+        return self.image.url if isinstance(self.image, UrlObject) else self.image
 
 
 class UpscaleRequest(_ToolRequest):
@@ -78,7 +83,8 @@ async def _run(
     engine, caller = engine_of(request), caller_of(request)
     try:
         params = params_of()
-        image: Any = ImageRef.parse(req.image_id) if req.image_id else refs([req.image] if req.image else [], files)[0]
+        value = req.image_value
+        image: Any = ImageRef.parse(req.image_id) if req.image_id else refs([value] if value else [], files)[0]
         engine.check_tool(params, accounts=caller.accounts)
     except InvalidRequestError as err:
         raise _as_api_error(err) from None

@@ -66,6 +66,11 @@ async def test_outpaint_with_extra_body_on_an_uploaded_image(client: openai.Asyn
     assert painting["up_scale"]["left"] == 0.5 and painting["up_scale"]["top"] == 0
     assert "origin_image" in painting["postedit_param"] and comp["abilities"]["gen_option"]["gen_count"] == 2
     assert res.size == "1200x400"
+    # {"url": ...} as compositions take it: fetched and measured (the file server's images are ~100 px: too small)
+    with pytest.raises(openai.BadRequestError) as ei:
+        await client.post("/images/upscale", body={"image": {"url": bearer_api.file("p.png")}}, cast_to=ImagesResponse)
+    err = ei.value.body
+    assert isinstance(err, dict) and (err["code"], err["param"]) == ("image_too_small", "image")
 
 
 async def test_outpaint_multipart_file_and_ratio(bearer_api: Api) -> None:

@@ -208,3 +208,28 @@ async def test_front_end_helpers_size_precheck_and_reroll(fake_jimeng: FakeJimen
         assert ImageRef.from_spec(record.spec) == ref
         second = await engine.tool(again, ImageRef.from_spec(record.spec))
         assert (await second.wait()).images and second.spec.extents == job.spec.extents
+
+
+async def test_a_result_whose_account_is_gone(fake_jimeng: FakeJimeng, tmp_path: Any) -> None:
+    """Upscale uploads our kept copy on another account; detail repair (upstream's own items only) is refused."""
+    from tests.core.support import engine_for, sid
+
+    fake_jimeng.add_account(sid("gone-1"))
+    fake_jimeng.add_account(sid("gone-2"))
+    data = tmp_path / "data"
+    async with engine_for(fake_jimeng, sid("gone-1"), data_dir=data) as first:
+        job = await first.imagine(ImageParams(prompt="a harbour", count=1, ratio="4:3"))
+        source = await job.wait()
+        await first.settled(job.id)
+    async with engine_for(fake_jimeng, sid("gone-2"), data_dir=data) as second:
+        fake_jimeng.invalidate_urls()  # upstream's signed URL is dead: the kept copy is what gets uploaded
+        result = await (await second.tool(ToolParams(tool="upscale"), ImageRef(job.id, 0))).wait()
+        with pytest.raises(InvalidRequestError) as ei:
+            await second.tool(ToolParams(tool="detail"), ImageRef(job.id, 0))
+    assert ei.value.code == "source_account_gone"
+    body = body_of(fake_jimeng, result.submit_id)
+    param = component(body)["abilities"]["normal_hd"]["postedit_param"]
+    assert "item_id" not in param and param["origin_image"]["image_uri"] in fake_jimeng.uploaded_images
+    assert fake_jimeng.calls("aigc_draft/generate")[-1].sessionid == sid("gone-2")
+    src = source.images[0]
+    assert (result.images[0].width, result.images[0].height) == (src.width * 2, src.height * 2)
