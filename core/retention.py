@@ -56,7 +56,7 @@ async def _file_chunks(path: Path, chunk_size: int) -> AsyncIterator[bytes]:
         while chunk := await asyncio.to_thread(fh.read, chunk_size):
             yield chunk
     finally:
-        await asyncio.to_thread(fh.close)
+        fh.close()  # at once, even when the reader is cancelled (a thread hop here could be cut off and leak it)
 
 
 @asynccontextmanager
@@ -185,14 +185,19 @@ class ResultKeeper:
                     )
                     path = folder / f"{index}{ext}"
                     tmp = path.with_suffix(path.suffix + ".part")
-                    fh = await asyncio.to_thread(tmp.open, "wb")
+                    # Opened here, not in a thread: a cancel landing on that hop would drop the open file unclosed.
+                    fh = tmp.open("wb")
                     size = 0
                     try:
                         async for chunk in resp.content.iter_chunked(COPY_CHUNK):
                             size += len(chunk)
                             await asyncio.to_thread(fh.write, chunk)
+                    except BaseException:
+                        fh.close()
+                        tmp.unlink(missing_ok=True)  # a half copy is nobody's file (the store never heard of it)
+                        raise
                     finally:
-                        await asyncio.to_thread(fh.close)
+                        fh.close()  # not in a thread: a cancelled job (engine closing) must not leave the .part open
                     await asyncio.to_thread(tmp.replace, path)
             except (JimengError, OSError) as err:
                 log.warning("job %s: could not keep result %d locally (%s); the upstream URL stays", job_id, index, err)
