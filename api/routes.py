@@ -24,9 +24,11 @@ def setup_routes(app: web.Application) -> None:
     r.add_post("/v1/chat/completions", chat.completions)
     r.add_post("/v1/videos/generations", videos.generations)
     r.add_post("/v1/videos", videos.create)
+    r.add_post("/v1/videos/interpolate", videos.interpolate_upload)  # frame interpolation (issue #14)
     r.add_get("/v1/videos", videos.list_tasks)
     r.add_get("/v1/videos/{video_id}", videos.retrieve)
     r.add_get("/v1/videos/{video_id}/content", videos.content)
+    r.add_post("/v1/videos/{video_id}/interpolate", videos.interpolate)
 
     r.add_get("/v1/usage", usage.usage)  # the caller's own jobs and credits per day (issue #15)
     r.add_get("/v1/files/{job_id}/{index}", files.serve)  # signed links: the signature is the credential

@@ -140,7 +140,7 @@ class VideoCreateRequest(_Strict):
     ratio: str | None = None
     resolution: str | None = None
     seed: int | None = None
-    input_reference: str | InputReference | None = None
+    input_reference: str | InputReference | list[str | InputReference] | None = None  # a list: omni (issue #14)
 
 
 class TextPart(BaseModel):

@@ -16,6 +16,7 @@ from aiohttp import web
 
 from api.body import read_input
 from api.errors import ApiError, bad_request, from_core, renamed_params
+from api.handlers import video_refs
 from api.handlers.common import as_list, caller_of, engine_of, launch, parse, refs, settings_of, wait_for_caller
 from api.keys import STREAMING
 from api.schemas import InputReference, VideoCreateRequest, VideoGenerationRequest
@@ -232,6 +233,9 @@ async def create(request: web.Request) -> web.Response:
         name = next(iter(form.files))
         raise bad_request(f"unexpected file field '{name}'", param=name)
     req = parse(VideoCreateRequest, form.fields)
+    omni = video_refs.omni_refs(engine_of(request), req, files)  # several / video / audio references (issue #14)
+    if omni is not None:
+        return _task_response(request, task_from_job(await video_refs.create_omni(request, req, omni)))
     frame: Any = None
     if files:
         frame = refs([], files[:1])[0]
@@ -330,3 +334,14 @@ async def content(request: web.Request) -> web.StreamResponse:
             await resp.write(chunk)
     await resp.write_eof()
     return resp
+
+
+async def interpolate(request: web.Request) -> web.Response:
+    """``POST /v1/videos/{video_id}/interpolate``: frame interpolation of the caller's video (api/handlers/video_refs.py)."""
+    task = await find_task(request, request.match_info["video_id"])
+    return _task_response(request, task_from_job(await video_refs.interpolate_task(request, task.id)))
+
+
+async def interpolate_upload(request: web.Request) -> web.Response:
+    """``POST /v1/videos/interpolate``: frame interpolation of an uploaded video."""
+    return _task_response(request, task_from_job(await video_refs.interpolate_upload(request)))
