@@ -5,6 +5,8 @@ python -m core models [--kind image|video]
 python -m core imagine "prompt" [--model M] [--ratio R] [--resolution 2k] [--count N] [--out DIR]
 python -m core compose "prompt" IMAGE [IMAGE ...] [same options]
 python -m core video "prompt" [--model M] [--duration S] [--ratio R] [--resolution 720p] [--first-frame F] [--last-frame F]
+python -m core video "prompt" --model jimeng-video-seedance-2.0-mini --ref a.png --ref b.mp4 --ref c.mp3  (core/cli_video.py)
+python -m core interpolate FILE.mp4|JOB_ID [--index K]
 python -m core upscale|outpaint|detail SOURCE [--pro] [--zoom Z | --ratio R | --expand T,B,L,R] [--count N]  (core/cli_tools.py)
 """
 
@@ -21,7 +23,7 @@ from typing import Any
 
 import aiohttp
 
-from core import cli_tools
+from core import cli_tools, cli_video
 from core.engine import Engine
 from core.errors import JimengError
 from core.jobs import Job
@@ -32,7 +34,7 @@ from core.progress import follow
 from core.settings import MissingSettingError, load_settings
 from core.store import DiskTimingsStore
 
-JOB_COMMANDS = ("imagine", "compose", "video", *cli_tools.TOOL_COMMANDS)
+JOB_COMMANDS = ("imagine", "compose", "video", "interpolate", *cli_tools.TOOL_COMMANDS)
 
 
 async def _follow(job: Job, quiet: bool) -> None:
@@ -128,7 +130,9 @@ async def _dispatch(engine: Engine, a: argparse.Namespace) -> int:
                 f"{m.name:<36} {m.kind:<5} {'/'.join(sorted(r.value for r in m.regions)):<14} {','.join(m.resolutions):<14} {extra}"
             )
         return 0
-    if a.command in cli_tools.TOOL_COMMANDS:
+    if a.command == "interpolate" or getattr(a, "refs", None):  # omni references, frame interpolation
+        job = await cli_video.run(engine, a, a.service_store)
+    elif a.command in cli_tools.TOOL_COMMANDS:
         job = await cli_tools.run(engine, a, a.service_store)
     elif a.command == "imagine":
         job = await engine.imagine(_image_params(a))
@@ -179,6 +183,7 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument("--duration", type=int)
     v.add_argument("--first-frame")
     v.add_argument("--last-frame")
+    cli_video.add_parsers(sub, v)
     cli_tools.add_parsers(sub)
     return p
 
