@@ -52,6 +52,10 @@ INVENTED behaviour. Where PROTOCOL.md says a reply is unknown, the emulator gues
 * ``status_45`` (on): a job passes through 45 before 50 (off: 42 straight to 50).
 * ``queue`` (``short`` | ``positions``): status 20 for the first 15 % of a job, or a line before it (another 10–40 % of its time) with
   ``queue_idx`` counting down and an inexact ``forecast_queue_cost``.
+* ``postedit_strict`` (on): post-edit drafts from an international account, for another account's item, or without
+  the component's metadata are refused with ``invalid_ret`` (off: accepted).
+* ``postedit_record_type`` (on): a post-edit job's record has ``generate_type`` = the tool's code (off: 1).
+* ``outpaint_max_edge`` (``4000``): outpaint canvases longer than this come back shrunk to it (0: full size).
 
 Not switches but per-job outcomes (``FakeAccount.next_outcomes``): ``("instant",)`` — a job done before the first
 poll can arrive; and ``jitter`` (a ``FakeJimeng`` argument): durations vary by ± that fraction.

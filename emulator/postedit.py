@@ -5,8 +5,8 @@ Checked as the notes describe the real drafts: the component's ``generate_type``
 ``abilities``; that ability carries a ``postedit_param`` whose ``generate_type`` is the tool's code (13/35/8/2); the
 component's ``gen_type`` (when sent) agrees; the source is an item of this account (``item_id`` +
 ``origin_history_id``, numbers) or an uploaded ``origin_image``; detail repair carries ``core_param``; outpaint carries
-``up_scale`` extents. What upstream answers to a malformed post-edit draft is not known: those refusals use the
-``invalid_ret`` switch (INVENTED).
+``up_scale`` extents. What upstream answers to a malformed post-edit draft is not known: those refusals answer the
+``invalid_ret`` switch's code; the ones upstream may not make at all are behind ``postedit_strict``.
 """
 
 from __future__ import annotations
@@ -26,11 +26,10 @@ POSTEDIT: dict[str, tuple[int | None, int]] = {
     "painting": (8, 8),
     "super_resolution": (None, 2),
 }
-PRICES = {"normal_hd": 0, "pro_hd": 1, "painting": 1, "super_resolution": 0}  # AICF ledger; painting: INVENTED
+# AICF's ledger; painting was not measured: 1 per image like the emulator's other images (PROTOCOL.md §12.2)
+PRICES = {"normal_hd": 0, "pro_hd": 1, "painting": 1, "super_resolution": 0}
 PAINTING_DEFAULT_COUNT = 4  # gen_count absent → 4 (PROTOCOL.md §11.1)
-# INVENTED: the web app's 0.9-per-side outpaint of 2048² came back 4000²; larger canvases shrink to this edge.
-PAINTING_MAX_EDGE = 4000
-PRO_HD_EDGE = 2160  # 2048² → 2160² (AICF); other shapes: the long edge, INVENTED
+PRO_HD_EDGE = 2160  # 2048² → 2160² (AICF); other shapes: the long edge becomes this (read from that one capture)
 
 
 def _num(v: Any) -> bool:
@@ -52,8 +51,11 @@ class PosteditMixin(EmulatorBase):
             if not (is_int(item) and is_int(hist)):
                 raise self._bad_postedit("item_id / origin_history_id must be numbers")
             origin = self._jobs_by_history.get(str(hist))
-            if origin is None or origin.sessionid != acct.sessionid or str(item) not in origin.item_ids:
-                raise self._bad_postedit("the item is not one of this account's results")  # INVENTED
+            if origin is None or str(item) not in origin.item_ids:
+                raise self._bad_postedit("no such item")
+            if origin.sessionid != acct.sessionid and self.switches.postedit_strict:
+                # INVENTED (switch: postedit_strict): another account's item is refused
+                raise self._bad_postedit("the item is not one of this account's results")
             return origin.width, origin.height, None, origin.history_id
         if not isinstance(image, dict):
             raise self._bad_postedit("no source: neither item_id + origin_history_id nor origin_image")
@@ -68,8 +70,9 @@ class PosteditMixin(EmulatorBase):
     def _parse_postedit(self, acct: FakeAccount, comp: dict, abilities: dict, root_model: str) -> dict:
         gtype = str(comp.get("generate_type"))
         gen_type, code = POSTEDIT[gtype]
-        if not acct.is_cn:
-            raise self._bad_postedit("post-edit tools are only known on the Chinese site")  # INVENTED
+        if not acct.is_cn and self.switches.postedit_strict:
+            # INVENTED (switch: postedit_strict): every capture is CN; the international sites are refused
+            raise self._bad_postedit("post-edit tools are only known on the Chinese site")
         ability = abilities.get(gtype)
         if not isinstance(ability, dict):
             raise Reject("1001")
@@ -78,7 +81,8 @@ class PosteditMixin(EmulatorBase):
         param = ability.get("postedit_param")
         if not isinstance(param, dict) or param.get("generate_type") != code:
             raise self._bad_postedit(f"postedit_param.generate_type must be {code} for {gtype}")
-        if not isinstance(comp.get("metadata"), dict):
+        if not isinstance(comp.get("metadata"), dict) and self.switches.postedit_strict:
+            # INVENTED (switch: postedit_strict): the captures carry metadata; whether upstream requires it is unknown
             raise self._bad_postedit("a post-edit component carries metadata")
         width, height, uri, origin = self._postedit_source(acct, param)
         count = 1
@@ -106,7 +110,8 @@ class PosteditMixin(EmulatorBase):
             "references": [uri] if uri else [],
             "benefit_type": None,
             "video_ms": 0,
-            "generate_type": code,  # INVENTED: the record's generate_type of a post-edit job was not captured
+            # INVENTED (switch: postedit_record_type): the record's generate_type of a post-edit job was not captured
+            "generate_type": code if self.switches.postedit_record_type else 1,
             "origin_history_id": origin,
             # PROTOCOL.md §11.1: detail repair of an upload was accepted, then failed with status 30 (twice).
             "outcome": ("fail", 30, "") if gtype == "super_resolution" and uri else None,
@@ -125,7 +130,8 @@ class PosteditMixin(EmulatorBase):
         w, h = width * (1 + left + right), height * (1 + top + bottom)
         if max(w, h) > up["max_size"]:
             raise self._bad_postedit("the outpainted canvas is larger than max_size")
-        shrink = min(1.0, PAINTING_MAX_EDGE / max(w, h, 1))
+        edge = self.switches.outpaint_max_edge  # INVENTED (switch: outpaint_max_edge): 2.8× of 2048² came back 4000²
+        shrink = min(1.0, edge / max(w, h, 1)) if edge > 0 else 1.0
         option = abilities.get("gen_option") if isinstance(abilities.get("gen_option"), dict) else {}
         count = option.get("gen_count", PAINTING_DEFAULT_COUNT)
         if not (is_int(count) and 1 <= count <= 8):

@@ -100,6 +100,20 @@ class Switches:
         "unknown)",
         QUEUE_MODES,
     )
+    postedit_strict: bool = _switch(
+        True,
+        "post-edit drafts (PROTOCOL.md §11.1) answer invalid_ret from an international account, for another "
+        "account's item, or without the component's metadata; off: accepted (what upstream does is unknown)",
+    )
+    postedit_record_type: bool = _switch(
+        True,
+        "a post-edit job's history record has generate_type = the tool's code (13/35/8/2); off: 1 (not captured)",
+    )
+    outpaint_max_edge: float = _switch(
+        4000.0,
+        "an outpaint canvas longer than this edge comes back shrunk to it (the web app's 2.8x canvas of 2048² came "
+        "back 4000²); 0: the full canvas (PROTOCOL.md §11.1)",
+    )
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):

@@ -189,3 +189,58 @@ async def test_post_edits_are_refused_on_an_international_account(env: tuple[Fak
     body["http_common_info"] = {"aid": 513641}
     res = await Api(api.http, fake, sid=hk, query=INTL_QUERY).generate(body)
     assert res["ret"] == "1000"
+
+
+async def _with(**switches: Any) -> tuple[FakeJimeng, Clock]:
+    clock = Clock()
+    fake = FakeJimeng(clock=clock, image_seconds=1.0, **switches)
+    await fake.start()
+    fake.add_account(SID, credits=100)
+    fake.add_account(OTHER, credits=100)
+    return fake, clock
+
+
+@pytest.mark.parametrize("strict", [True, False])
+async def test_switch_postedit_strict(strict: bool) -> None:
+    fake, clock = await _with(postedit_strict=strict)
+    try:
+        async with aiohttp.ClientSession() as http:
+            api, other = Api(http, fake), Api(http, fake, sid=OTHER)
+            hid, item = await _source(api, clock)
+            foreign = await other.generate(postedit_body("normal_hd", 13, gen_type=13, source=_ref(hid, item)))
+            bare = await api.generate(
+                postedit_body("normal_hd", 13, gen_type=13, source=_ref(hid, item), metadata=False)
+            )
+    finally:
+        await fake.close()
+    assert [foreign["ret"], bare["ret"]] == (["1000", "1000"] if strict else ["0", "0"])
+
+
+@pytest.mark.parametrize(("record_type", "expected"), [(True, 35), (False, 1)])
+async def test_switch_postedit_record_type(record_type: bool, expected: int) -> None:
+    fake, clock = await _with(postedit_record_type=record_type)
+    try:
+        async with aiohttp.ClientSession() as http:
+            api = Api(http, fake)
+            hid, item = await _source(api, clock)
+            res = await api.generate(postedit_body("pro_hd", 35, gen_type=35, source=_ref(hid, item)))
+            record = await _finished(api, clock, res)
+    finally:
+        await fake.close()
+    assert record["generate_type"] == expected
+
+
+@pytest.mark.parametrize(("edge", "size"), [(4000.0, 4000), (0.0, 5734)])
+async def test_switch_outpaint_max_edge(edge: float, size: int) -> None:
+    fake, clock = await _with(outpaint_max_edge=edge)
+    try:
+        async with aiohttp.ClientSession() as http:
+            api = Api(http, fake)
+            hid, item = await _source(api, clock)
+            up = node(top=0.9, bottom=0.9, left=0.9, right=0.9, max_size=12960, image_ratio=1)
+            body = postedit_body("painting", 8, gen_type=8, source=_ref(hid, item), extra={"up_scale": up})
+            record = await _finished(api, clock, await api.generate(body))
+    finally:
+        await fake.close()
+    big = record["item_list"][0]["image"]["large_images"][0]
+    assert (big["width"], big["height"]) == (size, size)
