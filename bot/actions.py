@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
-from bot.i18n import language
 from bot.render import BotError
 from bot.surfaces import InteractionSurface, MessageSurface, Surface
 from core import Asset, ImageParams, JobRecord, VideoParams
@@ -48,7 +47,7 @@ def message_images(message: discord.Message) -> list[RefSource]:
 
 
 def lang_of(bot: JimengBot, interaction: discord.Interaction) -> str:
-    return language(interaction.locale, bot.config.locale)
+    return bot.gate.lang(interaction.locale, interaction.guild_id, interaction.user.id)
 
 
 def owner_of(user: discord.abc.User, guild_id: int | None, channel_id: int | None, lang: str) -> dict[str, Any]:
@@ -118,13 +117,14 @@ def _start(
             job = await bot.engine.imagine(spec, owner=owner)
         return job
 
-    bot.runner.start(surface, kind=kind, prompt=spec.prompt, start=start, owner=owner)
+    bot.runner.start(surface, kind=kind, prompt=spec.prompt, start=bot.gate.counted(start), owner=owner)
 
 
 async def launch_image(
     bot: JimengBot, interaction: discord.Interaction, params: ImageParams, refs: Sequence[RefSource] = ()
 ) -> None:
-    """/imagine, /compose, the context menu's modal, Vary, Reroll: validate, defer, run."""
+    """/imagine, /compose, the context menu's modal, Vary, Reroll: admit (channel, role, quota), validate, defer, run."""
+    await bot.gate.admit(interaction)
     spec = validate_image(bot, params, refs)
     await interaction.response.defer(thinking=True)
     lang = lang_of(bot, interaction)
@@ -141,6 +141,7 @@ async def launch_video(
     last: RefSource | None = None,
 ) -> None:
     """/video and Animate."""
+    await bot.gate.admit(interaction)
     if last is not None and first is None:
         raise BotError("e_last_frame")
     frames = [f for f in (first, last) if f is not None]

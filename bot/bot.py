@@ -15,9 +15,10 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.checks import ChannelNotAllowed, channel_allowed
+from bot.checks import ChannelNotAllowed
 from bot.components import DYNAMIC_ITEMS
 from bot.i18n import Translator
+from bot.preferences import ADMIN_ONLY, Gate
 from bot.queue import FairQueue
 from bot.runner import Runner
 from bot.settings import BotConfig
@@ -35,12 +36,18 @@ ErrorReporter = Callable[[discord.Interaction, BaseException], Awaitable[None]]
 
 class JimengTree(app_commands.CommandTree["JimengBot"]):
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        """The server's channel allow-list (/server-settings, else DISCORD_CHANNEL_IDS); the server's and the
+        member's settings are read here, before any command runs."""
         bot: JimengBot = interaction.client  # type: ignore[assignment]
-        if channel_allowed(bot.config.channel_ids, interaction):
-            return True
+        gate = bot.gate
         if interaction.type is discord.InteractionType.autocomplete:
-            return False
-        raise ChannelNotAllowed(bot.config.channel_ids)
+            return gate.check_channel(interaction.guild_id, interaction)
+        await gate.warm(interaction)
+        if gate.check_channel(interaction.guild_id, interaction):
+            return True
+        if (interaction.data or {}).get("name") in ADMIN_ONLY:
+            return True
+        raise ChannelNotAllowed(gate.channel_ids(interaction.guild_id))
 
 
 class JimengBot(commands.Bot):
@@ -65,9 +72,10 @@ class JimengBot(commands.Bot):
         self.clock = clock
         self.queue = FairQueue(self.config.member_jobs, capacity=self._capacity, max_waiting=self.config.member_queue)
         self.runner = Runner(self)
+        self.gate = Gate(self)  # server and member settings (issue #15)
         self.error_reporter: ErrorReporter | None = None
         self._refs: OrderedDict[str, list[RefImage]] = OrderedDict()
-        self._admin_noticed = float("-inf")
+        self._admin_noticed: dict[int, float] = {}  # admin channel → when it was last told
         self.synced: list[str] = []  # scopes synced by this process ("global" or guild ids), for logs and tests
 
     # ------------------------------------------------------------------------------------------- startup
@@ -157,14 +165,15 @@ class JimengBot(commands.Bot):
         else:
             log.error("unhandled error in an interaction", exc_info=error)
 
-    async def tell_admins(self, error: JimengError) -> None:
-        """An account's session expired: log it, and post in the admin channel when one is configured (hourly)."""
+    async def tell_admins(self, error: JimengError, guild_id: int | None = None) -> None:
+        """An account's session expired: log it, and post in the admin channel (the server's own from
+        /server-settings, else DISCORD_ADMIN_CHANNEL_ID) when there is one, at most hourly per channel."""
         log.warning("a Jimeng session is invalid or expired (%s); update JIMENG_SESSION_IDS", error.message)
-        channel_id = self.config.admin_channel_id
+        channel_id = self.gate.admin_channel_id(guild_id)
         now = self.clock()
-        if not channel_id or now - self._admin_noticed < ADMIN_NOTICE_EVERY_S:
+        if not channel_id or now - self._admin_noticed.get(channel_id, float("-inf")) < ADMIN_NOTICE_EVERY_S:
             return
-        self._admin_noticed = now
+        self._admin_noticed[channel_id] = now
         channel = self.get_channel(channel_id)
         if isinstance(channel, discord.abc.Messageable):
             masked = ", ".join(s.masked for s in self.engine.status() if s.state == "invalid") or "?"

@@ -27,6 +27,7 @@ class _Ticket:
     seq: int
     future: asyncio.Future[None]
     on_position: PositionCallback | None = None
+    limit: int | None = None  # this member's concurrency in the server the job came from (None: the line's)
     last_seen: tuple[int, int] | None = field(default=None)
 
 
@@ -72,8 +73,8 @@ class FairQueue:
                 return i
         return None
 
-    def _can_start(self, member: int) -> bool:
-        if self._running.get(member, 0) >= self.per_member:
+    def _can_start(self, member: int, limit: int | None = None) -> bool:
+        if self._running.get(member, 0) >= (self.per_member if limit is None else limit):
             return False
         cap = self.capacity
         return not cap or self.running() < cap
@@ -84,7 +85,7 @@ class FairQueue:
         while started:
             started = False
             for w in self._order():
-                if self._can_start(w.member):
+                if self._can_start(w.member, w.limit):
                     self._waiting.remove(w)
                     self._start(w.member)
                     w.future.set_result(None)
@@ -115,13 +116,22 @@ class FairQueue:
             self._served.clear()
 
     @asynccontextmanager
-    async def slot(self, member: int, *, on_position: PositionCallback | None = None) -> AsyncIterator[None]:
-        if not self._waiting and self._can_start(member):
+    async def slot(
+        self,
+        member: int,
+        *,
+        on_position: PositionCallback | None = None,
+        limit: int | None = None,
+        max_waiting: int | None = None,
+    ) -> AsyncIterator[None]:
+        """``limit`` / ``max_waiting``: the member's server's own numbers (/server-settings), else the line's."""
+        if not self._waiting and self._can_start(member, limit):
             self._start(member)
         else:
-            if self.waiting(member) >= self.max_waiting:
+            if self.waiting(member) >= (self.max_waiting if max_waiting is None else max_waiting):
                 raise BotError("e_member_busy", n=self.running(member) + self.waiting(member))
-            ticket = _Ticket(member, next(self._seq), asyncio.get_running_loop().create_future(), on_position)
+            future = asyncio.get_running_loop().create_future()
+            ticket = _Ticket(member, next(self._seq), future, on_position, limit)
             self._waiting.append(ticket)
             self._pump()
             try:

@@ -162,7 +162,8 @@ class Runner:
                 show(lambda: waiting_text(lang, pos, total, prompt=prompt, warning=warning))
 
             show(event_text(JobEvent("", JobState.QUEUED), started))  # at once, right after the defer
-            async with bot.queue.slot(surface.user_id, on_position=waiting):
+            limits = bot.gate.queue_limits(owner.get("guild_id"))  # the server's own (/server-settings)
+            async with bot.queue.slot(surface.user_id, on_position=waiting, **limits):
                 job = await start(owner)
                 async for ev in job.events():
                     if ev.done:
@@ -192,7 +193,7 @@ class Runner:
                     owner.get("guild_id"),
                 )
             elif isinstance(err, AuthError):
-                await bot.tell_admins(err)
+                await bot.tell_admins(err, owner.get("guild_id"))
             await surface.fail(error_text(err, lang, job_id=job.id if job else None))
             if job is not None:
                 await bot.engine.mark_delivered(job.id)

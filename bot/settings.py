@@ -33,7 +33,9 @@ class BotConfig:
     locale: str = "en-US"  # replies for members whose Discord language is neither English nor Chinese
     admin_channel_id: int | None = None  # where "the session expired" notices go
     interaction_deadline_s: float = 14 * 60.0  # after this, results go to the channel (tokens live 15 min)
-    extensions: tuple[str, ...] = field(default=("cogs.errors", "cogs.images", "cogs.videos", "cogs.account"))
+    extensions: tuple[str, ...] = field(
+        default=("cogs.errors", "cogs.images", "cogs.videos", "cogs.account", "cogs.settings")
+    )
 
 
 class DiscordSettings(BaseSettings):

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import discord
 
 from bot.delivery import Plan, Upload
-from bot.i18n import language, t
+from bot.i18n import t
 from bot.render import missing_post_permissions
 
 if TYPE_CHECKING:
@@ -151,7 +151,7 @@ class InteractionSurface:
         self.interaction = interaction
         self.user = interaction.user
         self.user_id = interaction.user.id
-        self.lang = language(interaction.locale, bot.config.locale)
+        self.lang = bot.gate.lang(interaction.locale, interaction.guild_id, interaction.user.id)  # /settings, issue #15
         self.deadline = interaction.created_at.timestamp() + bot.config.interaction_deadline_s
         missing = missing_post_permissions(interaction.app_permissions)
         self.warning = t(self.lang, "no_post", perms=", ".join(missing)) if missing else None
@@ -245,7 +245,7 @@ class MessageSurface:
         self.user = message.author
         self.user_id = message.author.id
         guild_locale = message.guild.preferred_locale if message.guild else None
-        self.lang = language(guild_locale, bot.config.locale)
+        self.lang = bot.gate.lang(guild_locale, message.guild.id if message.guild else None, message.author.id)
         self.warning: str | None = None
         self.status: discord.Message | None = None
         self.started = bot.clock()

@@ -14,7 +14,7 @@ from bot import actions
 from bot.bot import JimengBot
 from bot.components import ComposeModal
 from bot.flags import apply_flags
-from bot.i18n import language, t
+from bot.i18n import t
 from bot.render import BotError, error_text
 from core import ImageParams, JimengError
 from core.wire import RATIOS, RESOLUTIONS
@@ -83,6 +83,7 @@ class Images(commands.Cog):
     ) -> None:
         options = {"model": model or None, "ratio": ratio, "resolution": resolution, "count": count}
         kwargs = apply_flags(prompt, {**options, "negative_prompt": negative or None})
+        kwargs = await self.bot.gate.image_options(interaction.guild_id, interaction.user.id, kwargs)
         params = ImageParams(**kwargs, sample_strength=0.5 if strength is None else strength)
         await actions.launch_image(self.bot, interaction, params)
 
@@ -134,6 +135,7 @@ class Images(commands.Cog):
     ) -> None:
         refs = [a for a in (image1, image2, image3, image4) if a is not None]
         kwargs = apply_flags(prompt, {"model": model or None, "ratio": ratio, "resolution": resolution, "count": count})
+        kwargs = await self.bot.gate.image_options(interaction.guild_id, interaction.user.id, kwargs)
         params = ImageParams(**kwargs, sample_strength=0.5 if strength is None else strength)
         await actions.launch_image(self.bot, interaction, params, refs)
 
@@ -144,12 +146,17 @@ class Images(commands.Cog):
     # ------------------------------------------------------------------------------------------- context menu
     async def compose_menu(self, interaction: discord.Interaction, message: discord.Message) -> None:
         """Message menu → a modal for the prompt (and extra uploads); references are the message's images."""
-        lang = language(interaction.locale, self.bot.config.locale)
+        gate = self.bot.gate
+        lang = gate.lang(interaction.locale, interaction.guild_id, interaction.user.id)
         refs = actions.message_images(message)
         if not refs:
             raise BotError("e_no_images")
-        actions.check_reference_count(self.bot, len(refs))  # before the member types a prompt in vain
-        await interaction.response.send_modal(ComposeModal(title=t(lang, "modal_title"), lang=lang, refs=refs))
+        await gate.admit(interaction)  # before the member types a prompt in vain
+        actions.check_reference_count(self.bot, len(refs))
+        # the member's defaults ride along as the form's spec (the form's prompt replaces the stand-in)
+        spec = await gate.image_options(interaction.guild_id, interaction.user.id, {"prompt": ""})
+        modal = ComposeModal(title=t(lang, "modal_title"), lang=lang, refs=refs, spec=spec)
+        await interaction.response.send_modal(modal)
 
     # ------------------------------------------------------------------------------------------- replies
     @commands.Cog.listener()
@@ -161,9 +168,13 @@ class Images(commands.Cog):
         mention = re.compile(rf"<@!?{me.id}>")
         if not mention.search(message.content):
             return
-        if self.bot.config.channel_ids and not (
-            {message.channel.id, getattr(message.channel, "parent_id", None)} & set(self.bot.config.channel_ids)
-        ):
+        gate = self.bot.gate
+        surface_lang = gate.lang(message.guild.preferred_locale, message.guild.id, message.author.id)
+        try:
+            if not await gate.admit_message(message):  # not a channel the bot works in: silence
+                return
+        except BotError as err:
+            await self._reply(message, error_text(err, surface_lang))
             return
         prompt = mention.sub("", message.content).strip()
         refs: list[actions.RefSource] = []
@@ -175,7 +186,6 @@ class Images(commands.Cog):
             if not found and not self.bot.intents.message_content and referenced.author.id != me.id:
                 unseen = referenced.author  # its content and attachments are hidden from us without the intent
         refs.extend(a for a in message.attachments if actions.is_image_attachment(a))
-        surface_lang = language(message.guild.preferred_locale, self.bot.config.locale)
         warning = t(surface_lang, "e_intent", author=unseen.display_name) if unseen is not None else None
         try:
             if unseen is not None and not refs:
@@ -184,16 +194,19 @@ class Images(commands.Cog):
                 raise BotError("e_no_images")
             if not prompt:
                 raise BotError("e_no_prompt")
-            actions.launch_from_message(
-                self.bot, message, ImageParams(**apply_flags(prompt, {})), refs, warning=warning
-            )
+            kwargs = await gate.image_options(message.guild.id, message.author.id, apply_flags(prompt, {}))
+            actions.launch_from_message(self.bot, message, ImageParams(**kwargs), refs, warning=warning)
         except Exception as err:
             if not isinstance(err, BotError | JimengError):
                 log.exception("reply-compose failed for user %s in guild %s", message.author.id, message.guild.id)
-            try:
-                await message.reply(error_text(err, surface_lang), mention_author=False)
-            except discord.HTTPException as exc:
-                log.warning("could not reply in channel %s (%s)", message.channel.id, exc)
+            await self._reply(message, error_text(err, surface_lang))
+
+    @staticmethod
+    async def _reply(message: discord.Message, text: str) -> None:
+        try:
+            await message.reply(text, mention_author=False)
+        except discord.HTTPException as exc:
+            log.warning("could not reply in channel %s (%s)", message.channel.id, exc)
 
     async def _referenced(self, message: discord.Message) -> discord.Message | None:
         ref = message.reference

@@ -59,7 +59,8 @@ class Videos(commands.Cog):
         first_frame: discord.Attachment | None = None,
         last_frame: discord.Attachment | None = None,
     ) -> None:
-        params = VideoParams(prompt=prompt, model=model or None, duration=duration, ratio=ratio, resolution=resolution)
+        model = await self.bot.gate.video_model(interaction.guild_id, interaction.user.id, model or None)
+        params = VideoParams(prompt=prompt, model=model, duration=duration, ratio=ratio, resolution=resolution)
         await actions.launch_video(self.bot, interaction, params, first=first_frame, last=last_frame)
 
     @video.autocomplete("model")
