@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING, Any
 
 import discord
@@ -15,6 +15,8 @@ import discord
 from bot import actions
 from bot.i18n import language, t
 from bot.render import BotError
+from bot.tools_ui import TOOL_ITEMS, offered, tool_buttons
+from bot.tools_ui import rerun as rerun_tool
 from core import ImageParams, JobRecord, VideoParams
 
 if TYPE_CHECKING:
@@ -146,7 +148,11 @@ class RerollButton(_JobItem, discord.ui.DynamicItem[discord.ui.Button[Any]], tem
 
     async def callback(self, interaction: discord.Interaction) -> None:
         async def run() -> None:
-            await actions.reroll(_bot(interaction), interaction, await _record(interaction, self.job_id))
+            record = await _record(interaction, self.job_id)
+            if record.kind == "tool":  # the same tool on the same image
+                await rerun_tool(_bot(interaction), interaction, record)
+                return
+            await actions.reroll(_bot(interaction), interaction, record)
 
         await self._guarded(interaction, run())
 
@@ -249,6 +255,8 @@ class PickSelect(_JobItem, discord.ui.DynamicItem[discord.ui.Select[Any]], templ
             view = discord.ui.View(timeout=None)
             view.add_item(VaryButton(record.id, chosen, label=t(lang, "vary", n=chosen)))
             view.add_item(AnimateButton(record.id, chosen, label=t(lang, "animate", n=chosen)))
+            for item in tool_buttons(offered(_bot(interaction)), record.id, chosen, lang):
+                view.add_item(item)
             await interaction.response.send_message(t(lang, "picked", n=chosen), view=view, ephemeral=True)
 
         await self._guarded(interaction, run())
@@ -284,8 +292,11 @@ class DeleteButton(_JobItem, discord.ui.DynamicItem[discord.ui.Button[Any]], tem
         await self._guarded(interaction, run())
 
 
-def result_view(job_id: str, *, kind: str, images: int, lang: str, chosen: int = 1) -> discord.ui.View:
-    """Reroll for every result; with images also Vary / Animate for the chosen one, and a select when several."""
+def result_view(
+    job_id: str, *, kind: str, images: int, lang: str, chosen: int = 1, tools: Collection[str] = ()
+) -> discord.ui.View:
+    """Reroll for every result; with images also Vary / Animate for the chosen one, and a select when several; on a
+    row of their own the image tools among ``tools`` (``bot.tools_ui.offered``)."""
     view = discord.ui.View(timeout=None)
     if kind != "video" and images > 1:
         view.add_item(PickSelect(job_id, count=images, chosen=chosen, lang=lang))
@@ -294,6 +305,9 @@ def result_view(job_id: str, *, kind: str, images: int, lang: str, chosen: int =
         view.add_item(VaryButton(job_id, chosen, label=t(lang, "vary", n=chosen)))
         view.add_item(AnimateButton(job_id, chosen, label=t(lang, "animate", n=chosen)))
     view.add_item(DeleteButton(job_id, label=t(lang, "delete")))
+    if kind != "video" and images:
+        for item in tool_buttons(tools, job_id, chosen, lang, row=2 if images > 1 else 1):
+            view.add_item(item)
     return view
 
 
@@ -303,4 +317,5 @@ DYNAMIC_ITEMS: tuple[type[discord.ui.DynamicItem[Any]], ...] = (
     AnimateButton,
     PickSelect,
     DeleteButton,
+    *TOOL_ITEMS,
 )
