@@ -81,7 +81,8 @@ class VideoToolsMixin:
     ) -> OmniSpec:
         """Pure and instant: the capability, the model, the number of references of each kind, the prompt's ``@n``."""
         self._require(CAP_OMNI, accounts)
-        check_counts(list(kinds))
+        kinds = ["image" if k in ("bytes", "path", "url") else k for k in kinds]  # a RefImage's own .kind is its source
+        check_counts(kinds)
         wanted = params.model_copy(update={"model": params.model or DEFAULT_OMNI_MODEL, "frames": 0})
         base = validate_video(wanted, self.registry, self._regions_for(accounts), default_model=DEFAULT_OMNI_MODEL)
         if not base.model.omni:

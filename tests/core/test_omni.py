@@ -210,3 +210,13 @@ async def test_specs_survive_the_store(make_engine: EngineFactory) -> None:
         await interp.wait()
         data = json.loads(json.dumps(interp.spec.to_dict()))
         assert spec_from_dict("video", data, engine.registry) == interp.spec
+
+
+async def test_kinds_from_refimage_source_kinds_count_as_images(make_engine: EngineFactory) -> None:
+    """``RefImage.kind`` is where the image comes from (bytes, path, url); ``validate_omni`` reads those as images."""
+    async with make_engine() as engine:
+        refs: list[Any] = [RefImage.from_bytes(make_png()), RefMedia.from_bytes(make_mp4(2.0))]
+        spec = engine.validate_omni(VideoParams(prompt="p"), kinds=[getattr(r, "kind", "image") for r in refs])
+        assert spec.kinds == ("image", "video")
+        job = await engine.omni_video(spec, refs)
+        await job.wait()
