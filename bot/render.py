@@ -35,6 +35,15 @@ from core import (
 )
 
 PROMPT_PREVIEW = 180
+# The embed's title per job kind (the tools' kinds: bot/tools_ui.py; "tool" is a recovered tool job)
+TITLES = {
+    "image": "image_title",
+    "compose": "compose_title",
+    "upscale": "upscale_title",
+    "outpaint": "outpaint_title",
+    "detail": "detail_title",
+    "tool": "tool_title",
+}
 DESCRIPTION_MAX = 1500
 
 
@@ -159,7 +168,7 @@ def result_embed(
 ) -> discord.Embed:
     """The embed that goes with a result: prompt, model, size, time, the seed when one was set (``--seed``); links
     for files too large to upload."""
-    title = t(lang, {"image": "image_title", "compose": "compose_title"}.get(kind, "video_title"))
+    title = t(lang, TITLES.get(kind, "video_title"))
     text = prompt.strip()
     if len(text) > DESCRIPTION_MAX:
         text = text[: DESCRIPTION_MAX - 1] + "…"
@@ -193,8 +202,21 @@ def result_embed(
 OWN_SENTENCES = {"too_many_references": "e_too_many"}
 
 
+def _detail_fields(details: dict[str, Any]) -> dict[str, Any]:
+    """Core's details plus what a sentence shows: ``n`` (a 0-based ``index`` from 1), sizes in MB."""
+    out = dict(details)
+    if isinstance(out.get("index"), int):
+        out.setdefault("n", out["index"] + 1)
+    for key in ("size", "max"):
+        if isinstance(out.get(key), int) and out.get("kind") and key + "_mb" not in out:
+            out[key + "_mb"] = f"{out[key] / 1024 / 1024:.1f}"
+    return out
+
+
 def invalid_text(err: InvalidRequestError, lang: str) -> str:
     key = OWN_SENTENCES.get(err.code or "")
+    if err.details.get("kind") not in (None, "image"):  # too many videos / audio files: not "too many images"
+        key = None
     if key is not None:
         try:
             return t(lang, key, **err.details)
@@ -208,7 +230,7 @@ def invalid_reason(err: InvalidRequestError, lang: str) -> str:
     key = f"v_{err.code}" if err.code else ""
     if key in MESSAGES:
         try:
-            return t(lang, key, **err.details)
+            return t(lang, key, **_detail_fields(err.details))
         except (KeyError, IndexError):
             pass
     return err.message

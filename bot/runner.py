@@ -20,6 +20,7 @@ from bot.delivery import Plan, plan_delivery
 from bot.i18n import language
 from bot.render import delivering_text, error_text, is_expected, result_embed, status_text, waiting_text
 from bot.surfaces import ChannelSurface, Surface, SurfaceGone
+from bot.tools_ui import offered
 from core import AuthError, Job, JobEvent, JobResult, JobState
 
 if TYPE_CHECKING:
@@ -224,7 +225,7 @@ class Runner:
             waited_s=waited_s,
             seed=getattr(job.spec, "seed", None),
         )
-        view = result_view(job.id, kind=kind, images=len(result.images), lang=lang)
+        view = result_view(job.id, kind=kind, images=len(result.images), lang=lang, tools=offered(self.bot))
         return embed, plan, view
 
     async def deliver_recovered(self, job: Job) -> None:

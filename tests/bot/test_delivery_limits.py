@@ -64,7 +64,13 @@ async def test_picking_an_image_is_per_member_and_leaves_the_shared_message_alon
         cb = await pick.wait_callback()
         mine = await ephemeral(fake, pick)
     assert cb.json["type"] != 7 and custom_ids(fake.message(msg["id"])) == before
-    assert custom_ids(mine) == [f"jimeng:vary:{job_id}:2", f"jimeng:animate:{job_id}:2"]
+    assert custom_ids(mine) == [
+        f"jimeng:vary:{job_id}:2",
+        f"jimeng:animate:{job_id}:2",
+        f"jimeng:upscale:{job_id}:2",  # the image tools (issue #14)
+        f"jimeng:zoom:{job_id}:2",
+        f"jimeng:detail:{job_id}:2",
+    ]
 
 
 @pytest.mark.parametrize(("value", "ok"), [(0.5, False), (1.4, False), (1.5, True), (3, True)])

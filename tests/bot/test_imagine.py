@@ -46,6 +46,9 @@ async def test_imagine_defers_at_once_edits_status_then_uploads_the_images(world
         f"jimeng:vary:{job_id}:1",
         f"jimeng:animate:{job_id}:1",
         f"jimeng:delete:{job_id}",
+        f"jimeng:upscale:{job_id}:1",  # the image tools (issue #14), on a row of their own
+        f"jimeng:zoom:{job_id}:1",
+        f"jimeng:detail:{job_id}:1",
     ]
     assert len(msg["attachments"]) == 2
     record = await world.engine.store.get(job_id)
