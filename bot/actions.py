@@ -117,7 +117,7 @@ def _start(
             job = await bot.engine.imagine(spec, owner=owner)
         return job
 
-    bot.runner.start(surface, kind=kind, prompt=spec.prompt, start=bot.gate.counted(start), owner=owner)
+    bot.runner.start(surface, kind=kind, prompt=spec.prompt, start=start, owner=owner)
 
 
 async def launch_image(

@@ -130,6 +130,7 @@ class Runner:
         return len(self._tasks)
 
     def start(self, surface: Surface, *, kind: str, prompt: str, start: StartJob, owner: dict[str, Any]) -> None:
+        start = self.bot.gate.counted(start)  # every job, whatever started it, is admitted against the daily quota
         self.spawn(self.run(surface, kind=kind, prompt=prompt, start=start, owner=owner), name=f"run:{kind}")
 
     async def run(self, surface: Surface, *, kind: str, prompt: str, start: StartJob, owner: dict[str, Any]) -> None:

@@ -14,7 +14,7 @@ from discord.ext import commands
 
 from bot.bot import JimengBot
 from bot.checks import can_manage_guild
-from bot.i18n import language, t
+from bot.i18n import t
 from bot.render import error_text
 from core import AccountStatus, ClaimResult
 from core.errors import error_from_dict
@@ -97,7 +97,7 @@ class CreditsButton(
 
     async def callback(self, interaction: discord.Interaction) -> None:
         bot: JimengBot = interaction.client  # type: ignore[assignment]
-        lang = language(interaction.locale, bot.config.locale)
+        lang = bot.gate.lang(interaction.locale, interaction.guild_id, interaction.user.id)
         try:
             if not can_manage_guild(interaction):
                 raise app_commands.MissingPermissions(["manage_guild"])
@@ -127,7 +127,7 @@ class Account(commands.Cog):
     @app_commands.guild_only()
     async def credits(self, interaction: discord.Interaction) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        lang = language(interaction.locale, self.bot.config.locale)
+        lang = self.bot.gate.lang(interaction.locale, interaction.guild_id, interaction.user.id)
         statuses = await self.bot.engine.refresh_credits()
         await interaction.followup.send(embed=credits_embed(statuses, lang), view=credits_view(lang), ephemeral=True)
 
@@ -135,7 +135,7 @@ class Account(commands.Cog):
     @app_commands.guild_only()
     async def jobs(self, interaction: discord.Interaction) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        lang = language(interaction.locale, self.bot.config.locale)
+        lang = self.bot.gate.lang(interaction.locale, interaction.guild_id, interaction.user.id)
         records = await self.bot.engine.store.list_owner("user_id", interaction.user.id, JOBS_SHOWN)
         lines = []
         waiting = self.bot.queue.waiting(interaction.user.id)
@@ -167,15 +167,16 @@ class Account(commands.Cog):
         name=_("help"), description=_("How to use the Jimeng bot: commands, prompt flags, this server's defaults")
     )
     async def help(self, interaction: discord.Interaction) -> None:
-        lang = language(interaction.locale, self.bot.config.locale)
-        cfg, engine_cfg = self.bot.config, self.bot.engine.config
+        lang = self.bot.gate.lang(interaction.locale, interaction.guild_id, interaction.user.id)
+        # this server's defaults (/server-settings) over the environment's, and the member's own models (/settings)
+        eff = await self.bot.gate.prefs.effective(interaction.guild_id, interaction.user.id)
         defaults = t(
             lang,
             "help_defaults",
-            image=engine_cfg.default_image_model,
-            video=engine_cfg.default_video_model,
-            jobs=cfg.member_jobs,
-            queue=cfg.member_queue,
+            image=eff.image_model,
+            video=eff.video_model,
+            jobs=eff.member_jobs,
+            queue=eff.member_queue,
         )
         embed = discord.Embed(title=t(lang, "help_title"), colour=0x5865F2)
         embed.add_field(name=t(lang, "help_commands_h"), value=t(lang, "help_commands"), inline=False)

@@ -153,3 +153,11 @@ async def test_the_servers_admin_channel_gets_the_session_notice(world: World) -
         await fake.slash("imagine", {"prompt": "x", "count": 1})
         post = await fake.wait_for_call("POST", f"/channels/{notices.id}/messages", timeout=10)
     assert "session expired" in post.json["content"]
+
+
+async def test_help_shows_this_servers_defaults(world: World) -> None:
+    async with run_bot(world.bot(), fake=world.discord) as fake:
+        await ephemeral(fake, await server_set(fake, {"model": "jimeng-4.0", "member_jobs": 3}))
+        shown = await ephemeral(fake, await fake.slash("help"))
+    value = {f["name"]: f["value"] for f in shown["embeds"][0]["fields"]}["This server"]
+    assert "`jimeng-4.0`" in value and "jimeng-4.5" not in value and "3 job(s) at once" in value
