@@ -20,12 +20,15 @@ from core.catalogue import (
     INTERPOLATE_TARGET_FPS,
 )
 from core.drafts import _body, _dumps, _metadata, _node, new_id
-from core.errors import InvalidRequestError
+from core.errors import InvalidRequestError, JimengError
 from core.jobs import JobRecord
 from core.omni import Material, MediaSpec
+from core.results import item_id as item_id_of
+from core.transport import Upstream
 from core.wire import (
     DA_VERSION,
     DRAFT_MIN_VERSION_VIDEO,
+    PATH_HISTORY_BY_IDS,
     VIDEO_COMPONENT_MIN_VERSION,
     VIDEO_FPS,
     Region,
@@ -40,6 +43,7 @@ class InterpolateSpec(MediaSpec):
     source_submit_id: str = ""
     source_component: str = ""  # the source's main component, JSON, replayed unchanged
     source_ms: int = 0  # the source video's length
+    source_vid: str = ""  # the source item's VOD vid (``video.video_id``), when upstream still lists it
 
     @property
     def needs_upload(self) -> bool:
@@ -88,6 +92,22 @@ def source_from_record(rec: JobRecord | None, index: int) -> dict[str, Any]:
     }
 
 
+async def source_vid(upstream: Upstream, account: Any, submit_id: str, item: str) -> str:
+    """The VOD vid of one of our video items (``video.video_id`` of its history record, PROTOCOL.md §9.2), which the
+    captured interpolation input carries next to ``video_ref_params``; "" when it cannot be read (a read, no credit)."""
+    try:
+        data = await upstream.call(account, PATH_HISTORY_BY_IDS, {"submit_ids": [submit_id]})
+    except JimengError:
+        return ""
+    record = data.get(submit_id) if isinstance(data, dict) else None
+    items = record.get("item_list") if isinstance(record, dict) else None
+    for entry in items if isinstance(items, list) else []:
+        if isinstance(entry, dict) and item_id_of(entry) == item:
+            video = entry.get("video")
+            return str(video.get("video_id") or "") if isinstance(video, dict) else ""
+    return ""
+
+
 def _int_id(value: str) -> int | str:
     return int(value) if value.isdigit() else value
 
@@ -133,8 +153,8 @@ def interpolate_body(
         metrics.update(originId=spec.item_id, previewSubmitId=spec.source_submit_id)
     metrics_str = _dumps(metrics)
     source = json.loads(spec.source_component) if spec.source_job else None
-    # An upload carries its VOD vid; a result is named by video_ref_params (we do not keep its item's vid).
-    vid = materials[0].media.vid if materials and materials[0].media else ""
+    # An upload carries its VOD vid; a result its item's vid as upstream listed it (with video_ref_params).
+    vid = materials[0].media.vid if materials and materials[0].media else spec.source_vid
     gen_input: dict[str, Any] = _node(
         min_version=DRAFT_MIN_VERSION_VIDEO,
         prompt=spec.prompt,

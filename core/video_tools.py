@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from core.catalogue import DEFAULT_OMNI_MODEL, FRAME_INTERPOLATION_MODEL
 from core.errors import InvalidRequestError
-from core.interpolate import InterpolateSpec, source_from_record
+from core.interpolate import InterpolateSpec, source_from_record, source_vid
 from core.jobs import Job, JobResult, JobState
 from core.omni import MediaSpec, OmniSpec, PreparedMedia, check_prompt_refs
 from core.params import SPEC_LOADERS, VideoParams, VideoSpec, validate_video
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from core.media import PreparedImage
     from core.pool import AccountPool
     from core.registry import Registry
+    from core.transport import Upstream
 
 CAP_OMNI = "video.omni"
 CAP_INTERPOLATE = "video.interpolate"
@@ -39,6 +40,7 @@ CAP_SEEDANCE25 = "video.seedance25"
 class VideoToolsMixin:
     if TYPE_CHECKING:
         registry: Registry
+        upstream: Upstream
         config: EngineConfig
         store: JobStore
         pool: AccountPool
@@ -179,7 +181,8 @@ class VideoToolsMixin:
                 code="interpolate_source",
                 details={"reason": "account_gone" if acc is None else "not_yours", "account": src_account[:4]},
             )
-        spec = InterpolateSpec(**base, duration=src["source_ms"] // 1000, mode="interpolate", **src)
+        vid = await source_vid(self.upstream, acc, src["source_submit_id"], src["item_id"])
+        spec = InterpolateSpec(**base, duration=src["source_ms"] // 1000, mode="interpolate", source_vid=vid, **src)
         return self._start_media(spec, [], owner=owner, among=[acc])
 
     # ------------------------------------------------------------------------------------------------ launching

@@ -9,6 +9,7 @@ refusal is not known the emulator answers ``invalid_ret`` (each such guess is ma
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from .base import EmulatorBase
@@ -36,6 +37,11 @@ OMNI_BENEFITS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     * 2,
 }
 LIMITS = {"image": 9, "video": 3, "audio": 3, "total": 12, "video_ms_total": 15_000}
+
+
+def item_vid(token: str) -> str:
+    """The ``video.video_id`` the history shows for a video item (emulator/jobs.py ``_item``)."""
+    return "v0" + hashlib.sha256(token.encode()).hexdigest()[:28]
 
 
 class OmniMixin(EmulatorBase):
@@ -177,6 +183,9 @@ class OmniMixin(EmulatorBase):
                 or not parent_ok
                 or str(inp.get("origin_history_id")) != source.history_id
             ):
+                raise Reject("1000")
+            index = source.item_ids.index(str(ref.get("item_id")))
+            if inp.get("vid") and inp["vid"] != item_vid(source.tokens[index]):  # the item's own video_id, if sent
                 raise Reject("1000")
             w, h, ms = source.width, source.height, source.video_ms
         else:

@@ -7,10 +7,11 @@ import json
 
 import pytest
 
-from core.errors import InvalidRequestError
+from core.errors import InvalidRequestError, JimengError
 from core.params import VideoParams
 from core.video_refs import RefMedia
 from emulator import FakeJimeng
+from emulator.omni import item_vid
 from tests.core.conftest import EngineFactory
 from tests.core.media_files import make_mp3, make_mp4
 from tests.core.test_omni import sent
@@ -41,6 +42,8 @@ async def test_interpolate_a_result_of_ours(fake_jimeng: FakeJimeng, make_engine
     assert gen_video["video_ref_params"]["item_id"] == int(src.assets[0].item_id or 0)
     assert gen_video["video_ref_params"]["origin_history_id"] == int(src.history_id or 0)
     assert inp["origin_history_id"] == src.history_id
+    src_record = fake_jimeng.jobs[src.submit_id]
+    assert inp["vid"].startswith("v0") and inp["vid"] == item_vid(src_record.tokens[0])  # the item's video_id
     assert inp["v2v_opt"]["insert_frame"] == {**inp["v2v_opt"]["insert_frame"], "enable": True, "target_fps": 60}
     t2v = gen_video["text_to_video_params"]
     assert not {"video_aspect_ratio", "seed", "model_req_key", "priority"} & set(t2v)
@@ -90,3 +93,21 @@ async def test_bad_sources_are_refused(fake_jimeng: FakeJimeng, make_engine: Eng
             await engine.interpolate(RefMedia.from_bytes(make_mp4(20.0)))
         assert err.value.code == "reference_too_long"
     assert not fake_jimeng.calls("ApplyUploadInner")
+
+
+async def test_emulator_refuses_another_items_vid(
+    fake_jimeng: FakeJimeng, make_engine: EngineFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import core.video_tools as tools
+
+    async def wrong(*_: object) -> str:
+        return "v0" + "q" * 28
+
+    monkeypatch.setattr(tools, "source_vid", wrong)
+    async with make_engine() as engine:
+        source = await engine.video(VideoParams(prompt="rain", model="jimeng-video-seedance-2.0-mini", duration=4))
+        await source.wait()
+        job = await engine.interpolate(source.id)
+        with pytest.raises(JimengError) as err:
+            await job.wait()
+    assert err.value.ret == "1000"
