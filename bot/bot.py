@@ -45,7 +45,8 @@ class JimengTree(app_commands.CommandTree["JimengBot"]):
         await gate.warm(interaction)
         if gate.check_channel(interaction.guild_id, interaction):
             return True
-        if (interaction.data or {}).get("name") in ADMIN_ONLY:
+        data: dict[str, Any] = dict(interaction.data or {})
+        if data.get("name") in ADMIN_ONLY:
             return True
         raise ChannelNotAllowed(gate.channel_ids(interaction.guild_id))
 

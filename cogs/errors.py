@@ -11,7 +11,7 @@ from discord.ext import commands
 
 from bot.bot import JimengBot
 from bot.checks import ChannelNotAllowed
-from bot.i18n import language, t
+from bot.i18n import t
 from bot.render import error_text, is_expected
 
 log = logging.getLogger(__name__)
@@ -48,7 +48,7 @@ class Errors(commands.Cog):
 
     async def report(self, interaction: discord.Interaction, error: BaseException) -> None:
         original = error.original if isinstance(error, app_commands.CommandInvokeError) else error
-        lang = language(interaction.locale, self.bot.config.locale)
+        lang = self.bot.gate.lang(interaction.locale, interaction.guild_id, interaction.user.id)
         if not is_expected(original) and not isinstance(original, app_commands.CheckFailure):
             where = (
                 interaction.command.qualified_name

@@ -139,7 +139,7 @@ class Settings(commands.Cog):
         lang = _lang(self.bot, interaction)
         embed = await self.member_embed(interaction, lang)
         note = t(lang, "settings_saved") if saved is not None else None
-        await interaction.followup.send(content=note, embed=embed, ephemeral=True)
+        await interaction.followup.send(content=note or "", embed=embed, ephemeral=True)
 
     async def member_embed(self, interaction: discord.Interaction, lang: str) -> discord.Embed:
         gate, gid, uid = self.bot.gate, interaction.guild_id, interaction.user.id

@@ -91,3 +91,10 @@ async def test_the_members_language_setting_wins_over_their_discord_language(wor
         job = await fake.slash("imagine", {"prompt": "狐狸", "count": 1})  # the member's Discord is in English
         msg = await result(fake, job)
     assert fields(msg)["模型"] == "jimeng-4.5"
+
+
+async def test_errors_answer_in_the_members_language_setting(world: World) -> None:
+    async with run_bot(world.bot(), fake=world.discord) as fake:
+        await ephemeral(fake, await fake.slash("settings", {"language": "zh-CN"}))
+        text = await said(fake, await fake.slash("server-settings", subcommand="show"))  # alice is no admin
+    assert text == "只有拥有“管理服务器”权限的成员可以这样做。"
