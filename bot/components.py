@@ -14,6 +14,7 @@ import discord
 
 from bot import actions
 from bot.i18n import language, t
+from bot.omni_ui import is_omni_only, launch_omni, omni_models, reroll_omni
 from bot.render import BotError
 from bot.tools_ui import TOOL_ITEMS, offered, tool_buttons
 from bot.tools_ui import rerun as rerun_tool
@@ -89,15 +90,20 @@ class ComposeModal(discord.ui.Modal):
 class AnimateModal(discord.ui.Modal):
     """Animate: the video's prompt, duration, ratio and model, prefilled from the source image and the defaults."""
 
-    def __init__(self, *, title: str, lang: str, first: Any, prompt: str, ratio: str, model: str) -> None:
+    def __init__(
+        self, *, title: str, lang: str, first: Any, prompt: str, ratio: str, model: str, omni: Sequence[str] = ()
+    ) -> None:
         super().__init__(title=title[:45], timeout=600)
         self.lang, self.first = lang, first
+        # the omni models (Seedance 2.0) the catalogue offers here take the image as a reference instead of a frame
+        hint = t(lang, "animate_model_desc", models=", ".join(m.removeprefix("jimeng-video-") for m in omni))
 
         def field(key: str, default: str, max_length: int, style: Any = discord.TextStyle.short) -> Any:
             item: discord.ui.TextInput[Any] = discord.ui.TextInput(
                 custom_id=key, style=style, max_length=max_length, default=default or None, required=key == "duration"
             )
-            self.add_item(discord.ui.Label(text=t(lang, f"modal_{key}"), component=item))
+            desc = hint[:100] if key == "model" and omni else None
+            self.add_item(discord.ui.Label(text=t(lang, f"modal_{key}"), description=desc, component=item))
             return item
 
         self.prompt_input = field("prompt", prompt, 2000, discord.TextStyle.paragraph)
@@ -115,6 +121,9 @@ class AnimateModal(discord.ui.Modal):
             ratio=self.ratio.value.strip() or None,
             model=self.model.value.strip() or None,
         )
+        if is_omni_only(_bot(interaction), params.model):  # takes no frames: the image is reference @1
+            await launch_omni(_bot(interaction), interaction, params, [self.first])
+            return
         await actions.launch_video(_bot(interaction), interaction, params, first=self.first)
 
     async def on_error(self, interaction: discord.Interaction, error: Exception) -> None:  # type: ignore[override]
@@ -151,6 +160,9 @@ class RerollButton(_JobItem, discord.ui.DynamicItem[discord.ui.Button[Any]], tem
             record = await _record(interaction, self.job_id)
             if record.kind == "tool":  # the same tool on the same image
                 await rerun_tool(_bot(interaction), interaction, record)
+                return
+            if record.kind == "video" and record.spec.get("mode") == "omni":  # the references kept in memory
+                await reroll_omni(_bot(interaction), interaction, record)
                 return
             await actions.reroll(_bot(interaction), interaction, record)
 
@@ -217,6 +229,7 @@ class AnimateButton(
                 prompt=source.prompt,
                 ratio="" if source.ratio in (None, "auto") else str(source.ratio),
                 model=bot.engine.config.default_video_model,
+                omni=omni_models(bot),
             )
             await interaction.response.send_modal(modal)
 
