@@ -33,9 +33,11 @@ MEMBER_CACHE = 5000  # members whose language we remember between reads (each en
 ADMIN_ONLY = ("server-settings",)  # commands that work in every channel: an admin must be able to fix the allow-list
 
 
-def quota_words(unit: str, limit: int | None, resets_at: float) -> dict[str, Any]:
+def quota_refusal(unit: str, limit: int | None, resets_at: float) -> BotError:
+    """The member's refusal past the daily quota, with its reset as a Discord timestamp."""
     reset = round(resets_at)  # a midnight (float sums can land a hair before it)
-    return {"limit": limit, "unit": unit, "when": f"<t:{reset}:t> (<t:{reset}:R>)"}
+    key = "e_daily_quota_credits" if unit == "credits" else "e_daily_quota_jobs"
+    return BotError(key, limit=limit, when=f"<t:{reset}:t> (<t:{reset}:R>)")
 
 
 class Gate:
@@ -160,7 +162,7 @@ class Gate:
         starting = self._starting.get((guild.id, user.id), 0)
         waiting = self.bot.queue.waiting(user.id) if status.unit == "jobs" else 0
         if status.used + starting + waiting >= status.limit:
-            raise BotError("e_daily_quota", **quota_words(status.unit, status.limit, status.resets_at))
+            raise quota_refusal(status.unit, status.limit, status.resets_at)
 
     async def status(self, guild_id: int | None, user_id: int) -> QuotaStatus:
         return await self.quotas.member_status(guild_id, user_id, now=self.bot.clock())
@@ -181,7 +183,7 @@ class Gate:
                     ticket.count(job)
                     return job
             except DailyQuotaError as err:
-                raise BotError("e_daily_quota", **quota_words(err.unit, err.limit, err.resets_at)) from None
+                raise quota_refusal(err.unit, err.limit, err.resets_at) from None
             finally:
                 left = self._starting.get(key, 1) - 1
                 if left > 0:

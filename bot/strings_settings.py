@@ -111,9 +111,13 @@ MESSAGES: dict[str, dict[str, str]] = {
     "server_title": {EN: "Jimeng settings of {guild}", ZH: "{guild} 的即梦设置"},
     "server_saved": {EN: "Saved: {what}", ZH: "已保存：{what}"},
     "server_reset": {EN: "Reset: {what}", ZH: "已重置：{what}"},
-    "e_daily_quota": {
-        EN: "You have used your daily quota in this server ({limit} {unit}). It resets {when}.",
-        ZH: "你今天在本服务器的配额（{limit} {unit}）已用完，将于 {when} 重置。",
+    "e_daily_quota_jobs": {
+        EN: "You have used your daily quota in this server ({limit} jobs). It resets {when}.",
+        ZH: "你今天在本服务器的配额（{limit} 个任务）已用完，将于 {when} 重置。",
+    },
+    "e_daily_quota_credits": {
+        EN: "You have used your daily quota in this server ({limit} credits). It resets {when}.",
+        ZH: "你今天在本服务器的配额（{limit} 积分）已用完，将于 {when} 重置。",
     },
     "e_role_required": {
         EN: "Only members with the role {role} can generate here.",

@@ -48,7 +48,9 @@ async def test_a_quota_of_zero_lets_nobody_generate(world: World) -> None:
     async with run_bot(world.bot(), fake=world.discord) as fake:
         await ephemeral(fake, await fake.slash("server-settings", {"quota": 0}, subcommand="set", user=fake.admin))
         text = (await ephemeral(fake, await fake.slash("imagine", {"prompt": "x", "count": 1})))["content"]
+        zh = await ephemeral(fake, await fake.slash("imagine", {"prompt": "x", "count": 1}, locale="zh-CN"))
     assert text.startswith("You have used your daily quota in this server (0 jobs).")
+    assert zh["content"].startswith("你今天在本服务器的配额（0 个任务）已用完，将于 <t:")
     assert not world.jimeng.jobs
 
 
@@ -117,3 +119,17 @@ async def test_admins_see_usage_per_member_and_account_with_a_chart(world: World
         assert im.format == "PNG" and im.size == (640, 240)
     assert re.match(r"Jimeng usage of ", one["embeds"][0]["title"])
     assert {f["name"]: f["value"] for f in one["embeds"][0]["fields"]}["Today"].startswith("2 jobs")
+
+
+async def test_a_quota_in_credits_counts_what_the_accounts_ledger_charged(world: World) -> None:
+    async with run_bot(world.bot(), fake=world.discord) as fake:
+        opts = {"quota": 1, "quota_unit": "credits"}
+        await ephemeral(fake, await fake.slash("server-settings", opts, subcommand="set", user=fake.admin))
+        await result(fake, await fake.slash("imagine", {"prompt": "priced", "count": 1}))
+        fake.advance(31)  # the ledgers are read at most every 30 s
+        refused = await ephemeral(fake, await fake.slash("imagine", {"prompt": "over", "count": 1}))
+        shown = await ephemeral(fake, await fake.slash("settings"))
+    assert refused["content"].startswith("You have used your daily quota in this server (1 credits).")
+    today = {f["name"]: f["value"] for f in shown["embeds"][0]["fields"]}["Today"]
+    assert today.startswith("1 jobs · 1 images") and " 0 credits" not in today
+    assert len(world.jimeng.jobs) == 1
