@@ -3,11 +3,18 @@ the engine against the Jimeng emulator."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+import aiohttp
+
+from bot.bot import JimengBot
+from core import Engine, EngineConfig
+from emulator import FakeJimeng
 from emulator.media import make_webp
-from tests.bot.conftest import World, run_bot
+from tests.bot.conftest import TEST_CONFIG, World, run_bot
 from tests.bot.support import custom_ids, ephemeral, result
+from tests.core.support import FAST, sid
 from tests.fakes.discord import FakeDiscord, FakeInteraction
 
 
@@ -178,3 +185,51 @@ async def test_reroll_of_a_tool_result_runs_the_tool_again(world: World) -> None
     second = await world.engine.store.get(_job_id(again))
     assert first is not None and second is not None
     assert second.spec["extents"] == first.spec["extents"] and second.spec["source_job"] == job_id
+
+
+async def test_a_site_without_the_tools_shows_no_tool_buttons_and_old_ones_say_why(
+    discord_fake: FakeDiscord, jimeng_fake: FakeJimeng, tmp_path: Path
+) -> None:
+    hk = sid("hk")
+    jimeng_fake.add_account(hk, region="hk", credits=10_000)
+    async with aiohttp.ClientSession() as http:
+        engine = Engine(
+            http,
+            EngineConfig(tokens=f"hk-{hk}", upstream_url=jimeng_fake.url, timing=FAST, maintenance=False),
+        )
+        await engine.start()
+        try:
+            bot = JimengBot(engine=engine, config=TEST_CONFIG, data_dir=tmp_path, clock=discord_fake.clock)
+            async with run_bot(bot, fake=discord_fake) as fake:
+                msg, job_id = await _imagine(fake)
+                up = await _refused(fake, await fake.click(_with_tools(fake, job_id), f"jimeng:upscale:{job_id}:1"))
+                zoom = await _refused(fake, await fake.click(_with_tools(fake, job_id), f"jimeng:zoom:{job_id}:1"))
+                ref = fake.attachment("a.png", b"\x89PNG\r\n\x1a\n" + b"\0" * 64, "image/png")
+                omni = await _refused(fake, await fake.slash("video", {"prompt": "x", "reference1": ref}))
+        finally:
+            await engine.close()
+    assert not [c for c in custom_ids(msg) if c.split(":")[1] in ("upscale", "zoom", "detail")]
+    assert up == (
+        "That request isn't valid: this tool (upscale-hd) is not offered in the region of this bot's Jimeng accounts"
+    )
+    assert zoom.endswith("this tool (outpaint) is not offered in the region of this bot's Jimeng accounts")
+    assert omni.startswith("That request isn't valid: this (video.omni) is not offered in the region")
+    assert not [j for j in jimeng_fake.jobs.values() if j.generate_type is not None or j.kind == "video"]
+
+
+def _with_tools(fake: FakeDiscord, job_id: str) -> dict[str, Any]:
+    """A result message of an older process that still carries the tool buttons."""
+    buttons = [
+        {"type": 2, "style": 2, "label": name, "custom_id": f"jimeng:{name}:{job_id}:1"} for name in ("upscale", "zoom")
+    ]
+    return fake.add_message("old result", components=[{"type": 1, "components": buttons}])
+
+
+async def test_a_zoom_choice_made_before_a_restart_still_works(world: World) -> None:
+    async with run_bot(world.bot(), fake=world.discord) as fake:
+        msg, job_id = await _imagine(fake)
+        choice = await ephemeral(fake, await fake.click(msg, f"jimeng:zoom:{job_id}:1"))
+    async with run_bot(world.bot(), fake=fake):
+        tall = await result(fake, await fake.click(choice, f"jimeng:zoomr:{job_id}:1", values=["9:16"]))
+    w, h = (int(x) for x in _fields(tall)["Size"].split("×"))
+    assert tall["embeds"][0]["title"] == "Jimeng zoom out" and h > w
