@@ -161,3 +161,14 @@ async def test_help_shows_this_servers_defaults(world: World) -> None:
         shown = await ephemeral(fake, await fake.slash("help"))
     value = {f["name"]: f["value"] for f in shown["embeds"][0]["fields"]}["This server"]
     assert "`jimeng-4.0`" in value and "jimeng-4.5" not in value and "3 job(s) at once" in value
+
+
+async def test_an_admin_channel_the_bot_cannot_post_in_is_refused(world: World) -> None:
+    async with run_bot(world.bot(), fake=world.discord) as fake:
+        hidden = fake.create_channel(fake.guild, "mods-only")
+        bot_role = next(r for r in fake.guild.roles.values() if r.name == "jimeng-bot")
+        fake.set_overwrite(hidden, bot_role, deny=Perm.SEND_MESSAGES)
+        await fake.announce_guild(fake.guild)
+        text = await said(fake, await server_set(fake, {"admin_channel": hidden, "quota": 5}))
+    assert text == f"I can't post in <#{hidden.id}>: give me View Channel and Send Messages there first."
+    assert (await world.bots[0].gate.prefs.get_guild(world.discord.guild.id)).is_empty
