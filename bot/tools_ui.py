@@ -26,8 +26,7 @@ from bot.render import BotError
 from bot.surfaces import InteractionSurface
 from core import InvalidRequestError, JobRecord, UploadError
 from core.results import Asset
-from core.tool_spec import SourceImage, build_spec
-from core.tools import Expand, ImageRef, ToolParams, available
+from core.tools import ImageRef, ToolParams, available
 from core.wire import RATIOS
 
 if TYPE_CHECKING:
@@ -63,11 +62,12 @@ def precheck(bot: JimengBot, params: ToolParams, record: JobRecord, image: Asset
     """Core's own checks that need no I/O — the params, the region's capability, the source's size (and an outpaint's
     canvas) from the size the stored result records, as core reads it — so these refusals are ephemeral, before the
     defer."""
-    info = bot.engine.check_tool(params)
     result = record.result or {}
     width, height = image.width or result.get("width") or 0, image.height or result.get("height") or 0
     if width and height:
-        build_spec(params, info, SourceImage(width=int(width), height=int(height)), param="image_id")
+        bot.engine.check_tool(params, width=int(width), height=int(height))
+    else:
+        bot.engine.check_tool(params)
 
 
 def offered(bot: JimengBot) -> set[str]:
@@ -134,19 +134,11 @@ async def launch_tool(
 
 
 async def rerun(bot: JimengBot, interaction: discord.Interaction, record: JobRecord) -> None:
-    """Reroll of a tool result: the same tool on the same source image (an uploaded source is not kept)."""
-    spec = record.spec
-    if spec.get("source_job") is None or spec.get("source_index") is None:
+    """Reroll of a tool result: the same tool on the same source image (an uploaded source is not offered)."""
+    source = ImageRef.from_spec(record.spec)
+    if source is None:
         raise BotError("e_refs_gone", job=record.id)
-    tool = str(spec.get("tool"))
-    kw: dict[str, Any] = {"tool": tool}
-    if tool == "upscale":
-        kw["mode"] = spec.get("mode") or "hd"
-    elif tool == "outpaint":
-        top, bottom, left, right = (float(x) for x in spec.get("extents") or (0, 0, 0, 0))
-        kw.update(prompt=spec.get("prompt") or "", count=spec.get("count") or None)
-        kw["expand"] = Expand(top=top, bottom=bottom, left=left, right=right)
-    await launch_tool(bot, interaction, str(spec["source_job"]), int(spec["source_index"]) + 1, ToolParams(**kw))
+    await launch_tool(bot, interaction, source.job_id, source.index + 1, ToolParams.from_spec(record.spec))
 
 
 # ----------------------------------------------------------------------------------------------- components
