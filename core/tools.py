@@ -137,11 +137,13 @@ async def _from_result(
     result, asset, account_key = await _referenced(engine, ref, require_owner)
     width, height = asset.width or result.width, asset.height or result.height
     acc = _usable(engine, account_key, info, accounts)
-    if acc is not None and asset.item_id and result.history_id:
+    # Both go on the wire as numbers (PROTOCOL.md §11.1): anything else cannot be referenced.
+    referable = bool(asset.item_id and asset.item_id.isdigit() and (result.history_id or "").isdigit())
+    if acc is not None and referable:
         src = SourceImage(width, height, asset.item_id, result.history_id, acc.key, ref.job_id, ref.index)
         return build_spec(params, info, src, param="image_id"), [], [acc]
     if not info.uploads:
-        if not (asset.item_id and result.history_id):
+        if not referable:
             raise InvalidRequestError(
                 f"image {ref} has no Jimeng item id on record, so it cannot be detail-repaired",
                 param="image_id",

@@ -233,3 +233,20 @@ async def test_a_result_whose_account_is_gone(fake_jimeng: FakeJimeng, tmp_path:
     assert fake_jimeng.calls("aigc_draft/generate")[-1].sessionid == sid("gone-2")
     src = source.images[0]
     assert (result.images[0].width, result.images[0].height) == (src.width * 2, src.height * 2)
+
+
+async def test_a_result_without_an_item_id_on_record(fake_jimeng: FakeJimeng, make_engine: EngineFactory) -> None:
+    """An old result stored without upstream ids: upscale uploads the image instead; detail repair cannot."""
+    async with make_engine() as engine:
+        ref, _ = await a_result(engine)
+        record = await engine.job_record(ref.job_id)
+        assert record is not None and record.result is not None
+        for asset in record.result["assets"]:
+            asset["item_id"] = None
+        await engine.store.save(record)
+        with pytest.raises(InvalidRequestError) as ei:
+            await engine.tool(ToolParams(tool="detail"), ref)
+        assert (ei.value.code, ei.value.param) == ("image_not_referable", "image_id")
+        result = await (await engine.tool(ToolParams(tool="upscale"), ref)).wait()
+    param = component(body_of(fake_jimeng, result.submit_id))["abilities"]["normal_hd"]["postedit_param"]
+    assert "item_id" not in param and "origin_image" in param
