@@ -94,7 +94,9 @@ async def _read(bot: JimengBot, refs: Sequence[RefSource]) -> list[Any]:
 async def launch_omni(
     bot: JimengBot, interaction: discord.Interaction, params: VideoParams, refs: Sequence[RefSource]
 ) -> None:
-    """/video with references, and Animate with an omni model: check, defer, read the files, run."""
+    """/video with references, and Animate with an omni model: admit (channel, role, quota), check, defer, read the
+    files, run."""
+    await bot.gate.admit(interaction)
     lang = lang_of(bot, interaction)
     kinds = check_references(lang, refs)
     bot.engine.validate_omni(params, kinds=kinds)  # capability, model, counts, prompt's @n: before the defer
@@ -122,6 +124,7 @@ async def reroll_omni(bot: JimengBot, interaction: discord.Interaction, record: 
     refs = bot.refs_of(record.id)
     if not refs:
         raise BotError("e_refs_gone", job=record.id)
+    await bot.gate.admit(interaction)
     params = VideoParams.from_spec(record.spec).model_copy(update={"frames": 0})
     kinds = [r.kind if isinstance(r, RefMedia) else "image" for r in refs]
     bot.engine.validate_omni(params, kinds=kinds)

@@ -114,7 +114,9 @@ def describe(lang: str, params: ToolParams, job_id: str, n: int) -> str:
 async def launch_tool(
     bot: JimengBot, interaction: discord.Interaction, job_id: str, n: int, params: ToolParams
 ) -> None:
-    """Check (ephemeral refusals), defer, run the tool on image ``n`` of ``job_id``; the result is public."""
+    """Admit (channel, role, quota), check (ephemeral refusals), defer, run the tool on image ``n`` of ``job_id``;
+    the result is public."""
+    await bot.gate.admit(interaction)
     record = await _record(interaction, job_id)
     precheck(bot, params, record, _image(record, n))
     await interaction.response.defer(thinking=True)
@@ -170,6 +172,7 @@ class UpscaleButton(_Item, discord.ui.DynamicItem[discord.ui.Button[Any]], templ
     async def callback(self, interaction: discord.Interaction) -> None:
         async def run() -> None:
             bot = _bot(interaction)
+            await bot.gate.admit(interaction)  # refused members are told before they choose
             record = await _record(interaction, self.job_id)
             image = _image(record, self.n)
             modes = [m for m in ("hd", "pro") if f"upscale-{m}" in offered(bot)]
@@ -222,6 +225,7 @@ class ZoomButton(_Item, discord.ui.DynamicItem[discord.ui.Button[Any]], template
     async def callback(self, interaction: discord.Interaction) -> None:
         async def run() -> None:
             bot = _bot(interaction)
+            await bot.gate.admit(interaction)  # refused members are told before they choose
             record = await _record(interaction, self.job_id)
             precheck(
                 bot, ToolParams(tool="outpaint"), record, _image(record, self.n)

@@ -233,3 +233,16 @@ async def test_a_zoom_choice_made_before_a_restart_still_works(world: World) -> 
         tall = await result(fake, await fake.click(choice, f"jimeng:zoomr:{job_id}:1", values=["9:16"]))
     w, h = (int(x) for x in _fields(tall)["Size"].split("×"))
     assert tall["embeds"][0]["title"] == "Jimeng zoom out" and h > w
+
+
+async def test_the_tools_are_admitted_like_any_job(world: World) -> None:
+    """The server's daily quota (issue #15) refuses a tool job ephemerally, before anything is spent."""
+    async with run_bot(world.bot(), fake=world.discord) as fake:
+        await ephemeral(fake, await fake.slash("server-settings", {"quota": 1}, subcommand="set", user=fake.admin))
+        msg, job_id = await _imagine(fake)
+        refused = await _refused(fake, await fake.click(msg, f"jimeng:detail:{job_id}:1"))
+        refused_zoom = await _refused(fake, await fake.click(msg, f"jimeng:zoom:{job_id}:1"))  # before the choices
+        allowed = await result(fake, await fake.click(msg, f"jimeng:detail:{job_id}:1", user=fake.admin))
+    assert refused.startswith("You have used your daily quota in this server (1 jobs).") and refused_zoom == refused
+    assert allowed["embeds"][0]["title"] == "Jimeng detail repair"  # an admin's own quota is untouched
+    assert [j.generate_type for j in _tool_jobs(world)] == [2]
