@@ -246,3 +246,50 @@ async def test_the_tools_are_admitted_like_any_job(world: World) -> None:
     assert refused.startswith("You have used your daily quota in this server (1 jobs).") and refused_zoom == refused
     assert allowed["embeds"][0]["title"] == "Jimeng detail repair"  # an admin's own quota is untouched
     assert [j.generate_type for j in _tool_jobs(world)] == [2]
+
+
+async def test_a_tool_job_that_fails_upstream_says_it_may_be_billed(world: World) -> None:
+    async with run_bot(world.bot(), fake=world.discord) as fake:
+        msg, job_id = await _imagine(fake)
+        next(iter(world.jimeng.accounts.values())).next_outcomes.append(("fail", 30, ""))
+        ix = await fake.click(msg, f"jimeng:detail:{job_id}:1")
+        failed = await fake.wait_until(
+            lambda: ix.original if ix.original and "billed" in (ix.original.get("content") or "") else None,
+            timeout=10,
+        )
+    assert failed["content"].startswith("Jimeng could not generate this (")
+    assert failed["content"].endswith("Failed post-edits may still be billed by Jimeng.).")
+    assert not failed.get("flags", 0) & 64  # accepted upstream: a public failure like any job's
+
+
+async def test_a_tool_job_running_at_shutdown_is_delivered_by_the_next_process(
+    discord_fake: FakeDiscord, jimeng_fake: FakeJimeng, tmp_path: Path
+) -> None:
+    async def engine_on(http: aiohttp.ClientSession) -> Engine:
+        config = EngineConfig(
+            tokens=sid(1), upstream_url=jimeng_fake.url, timing=FAST, maintenance=False, data_dir=tmp_path
+        )
+        engine = Engine(http, config)
+        await engine.start()
+        return engine
+
+    async with aiohttp.ClientSession() as http:
+        engine = await engine_on(http)
+        bot = JimengBot(engine=engine, config=TEST_CONFIG, data_dir=tmp_path, clock=discord_fake.clock)
+        async with run_bot(bot, fake=discord_fake) as fake:
+            msg, job_id = await _imagine(fake)
+            jimeng_fake.image_seconds = 2.0
+            ix = await fake.click(msg, f"jimeng:detail:{job_id}:1")
+            await ix.wait_callback()
+            await fake.wait_until(lambda: [j for j in jimeng_fake.jobs.values() if j.generate_type], timeout=10)
+        await engine.close()  # the process stops while Jimeng is still repairing
+        posts_before = len(discord_fake.calls_matching("POST", "/channels/"))
+        engine2 = await engine_on(http)
+        bot2 = JimengBot(engine=engine2, config=TEST_CONFIG, data_dir=tmp_path, clock=discord_fake.clock)
+        try:
+            async with run_bot(bot2, fake=discord_fake) as fake:
+                post = await fake.wait_for_call("POST", "/channels/", count=posts_before + 1, timeout=15)
+        finally:
+            await engine2.close()
+    assert post.json["embeds"][0]["title"] == "Jimeng image tool" and len(post.files) == 1
+    assert len([j for j in jimeng_fake.jobs.values() if j.generate_type]) == 1  # resumed, never resubmitted
