@@ -40,7 +40,7 @@ from core.retention import Download, ResultKeeper, open_asset
 from core.store import SqliteJobStore
 from core.timings import Timings
 from core.tokens import Token, parse_tokens
-from core.tools import ToolInfo, ToolParams, ToolSpec, check_tool, prepare_tool
+from core.tools import ToolInfo, ToolParams, ToolSpec, check_tool, prepare_tool, switched_off
 from core.transport import Upstream
 from core.video_tools import VideoToolsMixin
 from core.wire import PATH_USER_INFO, Region
@@ -295,7 +295,7 @@ class Engine(VideoToolsMixin):  # omni reference, frame interpolation: core/vide
         return await self._launch("video", spec, owner=owner, among=accounts, refs=prepared)
 
     def check_tool(self, params: ToolParams, *, accounts: Sequence[Account] | None = None, **size: Any) -> ToolInfo:
-        return check_tool(params, self._regions_for(accounts), **size)  # pure (core.tool_spec): width=, height=
+        return check_tool(params, self._regions_for(accounts), switched_off=switched_off(self, params), **size)
 
     async def tool(self, params: ToolParams, image: Any, *, owner: dict[str, Any] | None = None, **kw: Any) -> Job:
         spec, refs, among = await prepare_tool(self, params, image, **kw)  # core.tools: accounts=, require_owner=

@@ -117,6 +117,8 @@ class Registry:
         for vname, vspec in VIDEO_MODELS.items():
             self._models[vname] = _video_info(vname, vspec)
         self._by_key = {m.key: m.name for m in self._models.values()}
+        # The live catalogue's feature flags per site and model key (PROTOCOL.md §7.4 ``feats``; the image tools).
+        self.feats: dict[tuple[Region, str], dict[str, bool]] = {}
 
     def get(self, name: str) -> ModelInfo | None:
         """Look a model up by user-facing name or by internal key (case-insensitive for names)."""
@@ -147,6 +149,8 @@ class Registry:
             if not isinstance(entry, dict) or not isinstance(entry.get("model_req_key"), str):
                 continue
             key: str = entry["model_req_key"]
+            if isinstance(feats := entry.get("feats"), dict):
+                self.feats[(region, key)] = {k: v for k, v in feats.items() if isinstance(v, bool)}
             name = self._by_key.get(key)
             current = self._models.get(name) if name else None
             sizes, buckets = _parse_resolution_map(entry.get("resolution_map"))

@@ -157,11 +157,16 @@ def _bad(message: str, param: str, **details: Any) -> InvalidRequestError:
 
 
 def check_tool(
-    params: ToolParams, regions: frozenset[Region], *, width: int | None = None, height: int | None = None
+    params: ToolParams,
+    regions: frozenset[Region],
+    *,
+    width: int | None = None,
+    height: int | None = None,
+    switched_off: frozenset[Region] = frozenset(),
 ) -> ToolInfo:
     """Params and capability (PROTOCOL.md §11.1), before anything is looked up, uploaded or spent; with the source's
     ``width`` and ``height`` (a front end knows them from the stored result) its size limits too."""
-    info = _check_params(params, regions)
+    info = _check_params(params, regions - switched_off)
     if width and height:
         build_spec(params, info, SourceImage(width, height), param="image_id")
     return info
@@ -173,7 +178,8 @@ def _check_params(params: ToolParams, regions: frozenset[Region]) -> ToolInfo:
     if not cap.regions & regions:
         param = "mode" if params.tool == "upscale" else "tool"
         raise InvalidRequestError(
-            f"{cap.title} is not offered on the configured Jimeng site(s) (Chinese site only)",
+            f"{cap.title} is not offered to the configured Jimeng account(s): it is known on the Chinese site only, "
+            "and a site's live catalogue can switch it off",
             param=param,
             code="tool_unavailable",
             details={"capability": name},

@@ -28,14 +28,26 @@ from core.tool_spec import (
     ToolSpec,
     available,
     build_spec,
+    capability_name,
     check_size,
     check_tool,
 )
+from core.wire import POSTEDIT_FEATS, POSTEDIT_ROOT_MODEL, Region
 
 if TYPE_CHECKING:
     from core.engine import Engine
 
-__all__ = ["Expand", "ImageRef", "ToolInfo", "ToolParams", "ToolSpec", "available", "check_tool", "prepare_tool"]
+__all__ = [
+    "Expand",
+    "ImageRef",
+    "ToolInfo",
+    "ToolParams",
+    "ToolSpec",
+    "available",
+    "check_tool",
+    "prepare_tool",
+    "switched_off",
+]
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +94,16 @@ def _usable(engine: Engine, key: str | None, info: ToolInfo, among: Sequence[Acc
     return acc if acc.pooled else None
 
 
+def switched_off(engine: Engine, params: ToolParams) -> frozenset[Region]:
+    """Sites whose live catalogue says the tool is off (``feats`` of the root model false, PROTOCOL.md §7.4)."""
+    flag = POSTEDIT_FEATS[capability_name(params.tool, params.mode)]
+    return frozenset(
+        r
+        for (r, key), feats in engine.registry.feats.items()
+        if key == POSTEDIT_ROOT_MODEL and feats.get(flag) is False
+    )
+
+
 async def _our_copy(engine: Engine, asset: Asset) -> bytes:
     """The bytes of a result of ours (the kept copy, else upstream's URL), to upload it again elsewhere."""
     try:
@@ -109,7 +131,7 @@ async def prepare_tool(
     require_owner: Mapping[str, Any] | None = None,
 ) -> tuple[ToolSpec, list[PreparedImage], Sequence[Account] | None]:
     """(spec, the upload if any, the accounts it may run on). Raises before anything is uploaded or spent."""
-    info = check_tool(params, engine._regions_for(accounts))
+    info = check_tool(params, engine._regions_for(accounts), switched_off=switched_off(engine, params))
     if isinstance(image, ImageRef):
         return await _from_result(engine, params, info, image, accounts, require_owner)
     if not info.uploads:

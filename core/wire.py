@@ -150,6 +150,14 @@ PRO_HD_FIELDS: Final[dict[str, object]] = {
     "resolution_type": "2k",
 }
 PRO_HD_SCENE: Final = "ImageProHD"  # metrics_extra sceneOptions of pro_hd
+# The flag in get_common_config ``feats`` (PROTOCOL.md §7.4) that offers a tool: only ``pro_hd`` was seen there; the
+# others are the tools' wire names, honoured only when the catalogue says false (absent: offered).
+POSTEDIT_FEATS: Final[dict[str, str]] = {
+    "upscale-hd": "normal_hd",
+    "upscale-pro": "pro_hd",
+    "outpaint": "painting",
+    "detail": "super_resolution",
+}
 OUTPAINT_MAX_SIZE: Final = 12960  # up_scale.max_size, as the web app sends it
 
 SIGN_PREFIX: Final = "9e2c"

@@ -250,3 +250,29 @@ async def test_a_result_without_an_item_id_on_record(fake_jimeng: FakeJimeng, ma
         result = await (await engine.tool(ToolParams(tool="upscale"), ref)).wait()
     param = component(body_of(fake_jimeng, result.submit_id))["abilities"]["normal_hd"]["postedit_param"]
     assert "item_id" not in param and "origin_image" in param
+
+
+async def test_a_site_whose_catalogue_switches_a_tool_off(
+    fake_jimeng: FakeJimeng, upstream_proxy: Any, http: Any
+) -> None:
+    """get_common_config ``feats`` of the root model saying pro_hd false (PROTOCOL.md §7.4): smart upscale is refused
+    before anything is spent; the other tools stay."""
+    from core.config import EngineConfig
+    from tests.core.conftest import QUICK, session_id
+
+    sid = session_id("feats")
+    fake_jimeng.add_account(sid, credits=100)
+    entry = {"model_req_key": "high_aes_general_v50", "model_name": "Seedream 5.0 Lite", "feats": {"pro_hd": False}}
+    upstream_proxy.replies["/mweb/v1/get_common_config"] = (
+        200,
+        {"ret": "0", "errmsg": "success", "systime": "1", "logid": "x", "data": {"model_list": [entry]}},
+    )
+    config = EngineConfig(tokens=sid, upstream_url=upstream_proxy.url, maintenance=False, timing=QUICK)
+    async with Engine(http, config) as engine:
+        with pytest.raises(InvalidRequestError) as ei:
+            engine.check_tool(ToolParams(tool="upscale", mode="pro"))
+        assert (ei.value.code, ei.value.details) == ("tool_unavailable", {"capability": "upscale-pro"})
+        with pytest.raises(InvalidRequestError):
+            await engine.tool(ToolParams(tool="upscale", mode="pro"), ImageRef("0" * 16, 0))
+        assert engine.check_tool(ToolParams(tool="upscale")).name == "upscale-hd"
+    assert not fake_jimeng.calls("aigc_draft/generate")
