@@ -20,7 +20,7 @@ from bot.delivery import Plan, plan_delivery
 from bot.i18n import language
 from bot.render import delivering_text, error_text, is_expected, result_embed, status_text, waiting_text
 from bot.surfaces import ChannelSurface, Surface, SurfaceGone
-from bot.tools_ui import offered
+from bot.tools_ui import offered, recovered_text
 from core import AuthError, Job, JobEvent, JobResult, JobState
 
 if TYPE_CHECKING:
@@ -244,8 +244,10 @@ class Runner:
         surface = ChannelSurface(channel, user_id=int(user_id) if user_id else None, lang=lang)
         ev = job.last_event
         if ev.result is not None:
-            prompt = str(getattr(job.spec, "prompt", ""))
-            embed, plan, view = await self._package(surface, job, kind=job.kind, prompt=prompt, result=ev.result)
+            kind, prompt = (
+                recovered_text(job, lang) if job.kind == "tool" else (job.kind, str(getattr(job.spec, "prompt", "")))
+            )
+            embed, plan, view = await self._package(surface, job, kind=kind, prompt=prompt, result=ev.result)
             await surface.deliver(embed=embed, plan=plan, view=view)
         else:
             await surface.fail(error_text(ev.error or Exception(), lang, job_id=job.id))

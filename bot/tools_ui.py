@@ -135,6 +135,14 @@ async def launch_tool(
     bot.runner.start(surface, kind=params.tool, prompt=describe(lang, params, job_id, n), start=start, owner=owner)
 
 
+def recovered_text(job: Any, lang: str) -> tuple[str, str]:
+    """The kind (the title) and the line describing a tool job a previous process started."""
+    source = ImageRef.from_spec(job.spec)
+    if source is None:
+        return "tool", ""
+    return job.spec.tool, describe(lang, ToolParams.from_spec(job.spec), source.job_id, source.index + 1)
+
+
 async def rerun(bot: JimengBot, interaction: discord.Interaction, record: JobRecord) -> None:
     """Reroll of a tool result: the same tool on the same source image (an uploaded source is not offered)."""
     source = ImageRef.from_spec(record.spec)

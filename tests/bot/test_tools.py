@@ -291,5 +291,6 @@ async def test_a_tool_job_running_at_shutdown_is_delivered_by_the_next_process(
                 post = await fake.wait_for_call("POST", "/channels/", count=posts_before + 1, timeout=15)
         finally:
             await engine2.close()
-    assert post.json["embeds"][0]["title"] == "Jimeng image tool" and len(post.files) == 1
+    assert post.json["embeds"][0]["title"] == "Jimeng detail repair" and len(post.files) == 1
+    assert post.json["embeds"][0]["description"] == f"Detail repair: image #1 of job {job_id}"
     assert len([j for j in jimeng_fake.jobs.values() if j.generate_type]) == 1  # resumed, never resubmitted
