@@ -123,7 +123,7 @@ async def reroll_omni(bot: JimengBot, interaction: discord.Interaction, record: 
     """Reroll of an omni video: the references this process kept (the engine keeps no copies of video/audio)."""
     refs = bot.refs_of(record.id)
     if not refs:
-        raise BotError("e_refs_gone", job=record.id)
+        raise BotError("e_omni_refs_gone", job=record.id)
     await bot.gate.admit(interaction)
     params = VideoParams.from_spec(record.spec).model_copy(update={"frames": 0})
     kinds = [r.kind if isinstance(r, RefMedia) else "image" for r in refs]

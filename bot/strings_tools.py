@@ -57,6 +57,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         EN: "Reference {n} ({name}) is too large: {mb} MB; a {kind} may be at most {max} MB.",
         ZH: "第 {n} 个参考（{name}）太大：{mb} MB；{kind}最大 {max} MB。",
     },
+    "e_omni_refs_gone": {
+        EN: "The references of video job `{job}` are no longer kept (the bot restarted): run /video with them again.",
+        ZH: "视频任务 `{job}` 的参考素材已不再保留（机器人重启过）：请带上它们重新使用 /video。",
+    },
     "e_refs_and_frames": {
         EN: "Give either first/last frames or references, not both.",
         ZH: "首尾帧和参考素材只能二选一。",

@@ -56,6 +56,12 @@ async def test_video_with_image_video_and_audio_references(world: World) -> None
         video = await result(fake, ix)
         again = await fake.click(video, f"jimeng:reroll:{_job_id(video)}")
         rerolled = await result(fake, again)
+    async with run_bot(world.bot(), fake=world.discord) as fake:  # a new process: the references are gone
+        after = await _refused(await fake.click(video, f"jimeng:reroll:{_job_id(video)}"))
+    assert after == (
+        f"The references of video job `{_job_id(video)}` are no longer kept (the bot restarted): "
+        "run /video with them again."
+    )
     assert video["embeds"][0]["title"] == "Jimeng video"
     assert video["embeds"][0]["description"] == "@1 dances to @3 like in @2"
     assert custom_ids(video) == [f"jimeng:reroll:{_job_id(video)}", f"jimeng:delete:{_job_id(video)}"]
