@@ -276,3 +276,18 @@ async def test_a_site_whose_catalogue_switches_a_tool_off(
             await engine.tool(ToolParams(tool="upscale", mode="pro"), ImageRef("0" * 16, 0))
         assert engine.check_tool(ToolParams(tool="upscale")).name == "upscale-hd"
     assert not fake_jimeng.calls("aigc_draft/generate")
+
+
+async def test_a_post_edit_past_its_deadline_says_it_may_be_billed(fake_jimeng: FakeJimeng) -> None:
+    import dataclasses
+
+    from core.errors import JobTimeoutError
+    from tests.core.support import FAST, engine_for, sid
+
+    acct = fake_jimeng.add_account(sid("tool-deadline"))
+    async with engine_for(fake_jimeng, sid("tool-deadline"), timing=dataclasses.replace(FAST, image_deadline=0.8)) as e:
+        acct.next_outcomes.append(("never",))  # taken by the next generate: the job is accepted and never ends
+        job = await e.tool(ToolParams(tool="upscale"), RefImage.from_bytes(make_png(600, 400)))
+        with pytest.raises(JobTimeoutError, match="may still be billed") as ei:
+            await job.wait()
+    assert ei.value.submit_id == job.submit_id
