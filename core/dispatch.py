@@ -21,6 +21,7 @@ from core.errors import (
     APIError,
     GenerationFailedError,
     JimengError,
+    JobTimeoutError,
     QuotaError,
     RateLimitError,
     RiskControlError,
@@ -303,7 +304,7 @@ class Dispatcher:
             await self.ledger.save(job, account_key=acc.key)
             try:
                 assets, view, partial = await future
-            except GenerationFailedError as err:
+            except (GenerationFailedError, JobTimeoutError) as err:
                 if isinstance(spec, ToolSpec):
                     err.message = f"{err.message} {BILLED_NOTE}"
                     err.args = (err.message,)
