@@ -80,6 +80,17 @@ BUDGETS: tuple[Budget, ...] = (
     Budget("server RSS idle", 80, "MiB", _path("cpu", "idle_rss_mib")),
     Budget("server RSS peak, 200 jobs in flight", 120, "MiB", _path("inflight", "peak_rss_mib")),
     Budget("server RSS peak, b64_json 4×4096², 10 concurrent", 300, "MiB", _path("b64", "c10", "peak_rss_mib")),
+    # Issue #13 (bench/hostile_bench.py)
+    Budget(
+        "server RSS peak, 2 requests × 4 × 8000² PNG data URLs", 400, "MiB", _path("hostile", "decode", "peak_rss_mib")
+    ),
+    Budget("/ping worst while a 20 MB broken body is parsed", 0.5, "s", _path("hostile", "ping", "ping_worst_s")),
+    Budget(
+        "abandoned queued jobs submitted (10 plain + 10 streamed)",
+        0,
+        "jobs",
+        _path("hostile", "abandon", "submitted_after_leaving"),
+    ),
 )
 
 

@@ -7,13 +7,13 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from bench import api_bench, discord_bench
+from bench import api_bench, discord_bench, hostile_bench
 from bench.core_bench import VARIANTS, CoreScenario, run_core
 from bench.emulator import payload_size, start_emulator, use_realistic_images
 from core import Timing
 from emulator import FakeJimeng
 
-GROUPS = ("core", "discord", "cpu", "overhead", "inflight", "b64")
+GROUPS = ("core", "discord", "cpu", "overhead", "inflight", "b64", "hostile")
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,5 +137,8 @@ async def run_once(plan: Plan, only: set[str], *, timing: Timing | None = None, 
                 results.setdefault("b64", {})[f"c{n}"] = await api_bench.b64_peak(fake, n, expected)
             finally:
                 await fake.close()
+    if "hostile" in only:  # issue #13: same figures in quick and full runs
+        log("hostile input: huge images, a 20 MB broken body, callers who leave…")
+        results["hostile"] = await hostile_bench.run(log)
     results["finished"] = time.time()
     return results
