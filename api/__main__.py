@@ -18,6 +18,7 @@ from aiohttp import web
 
 from api.app import create_app
 from api.settings import ApiSettings
+from core.decoding import map_large_allocations
 from core.logsafe import setup_logging
 from core.setting_problems import build_settings, collect, report
 from core.settings import JimengSettings
@@ -40,6 +41,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     _parser().parse_args(argv)  # --help prints and exits before anything is read, created or started
+    map_large_allocations()  # decoded images' memory goes back to the system when freed (core/decoding.py)
     problems: list[str] = []  # every bad setting, reported at once
     settings = build_settings(ApiSettings, "API_", problems)
     jimeng = build_settings(JimengSettings, "JIMENG_", problems)

@@ -21,6 +21,7 @@ import discord
 from bot.bot import JimengBot
 from bot.settings import LOCALES, BotConfig, DiscordSettings
 from core import Engine, EngineConfig, parse_tokens
+from core.decoding import map_large_allocations
 from core.logsafe import setup_logging
 from core.setting_problems import build_settings, collect, report
 from core.settings import JimengSettings, MissingSettingError
@@ -120,6 +121,7 @@ def _stop_on(sig: signal.Signals, stop: asyncio.Event) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     _parser().parse_args(argv)  # --help prints and exits before anything is read, created or connected
+    map_large_allocations()  # decoded images' memory goes back to the system when freed (core/decoding.py)
     problems: list[str] = []
     loaded = load(problems)
     if loaded is None:
