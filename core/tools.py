@@ -109,9 +109,10 @@ async def _our_copy(engine: Engine, asset: Asset) -> bytes:
     try:
         async with engine.download(asset) as dl:
             return await dl.read(engine.config.max_download_bytes)
-    except JimengError as err:
+    except (JimengError, OSError) as err:
+        why = err.message if isinstance(err, JimengError) else type(err).__name__
         raise InvalidRequestError(
-            f"the image could not be read again ({err.message}); send the image itself instead",
+            f"the image could not be read again ({why}); send the image itself instead",
             param="image_id",
             code="image_not_found",
         ) from None

@@ -291,3 +291,22 @@ async def test_a_post_edit_past_its_deadline_says_it_may_be_billed(fake_jimeng: 
         with pytest.raises(JobTimeoutError, match="may still be billed") as ei:
             await job.wait()
     assert ei.value.submit_id == job.submit_id
+
+
+async def test_a_result_gone_everywhere_is_a_clear_refusal(fake_jimeng: FakeJimeng, tmp_path: Any) -> None:
+    """Its account is gone, no copy was kept and upstream's signed URL expired: nothing to upload, nothing spent."""
+    from tests.core.support import engine_for, sid
+
+    fake_jimeng.add_account(sid("lost-1"))
+    fake_jimeng.add_account(sid("lost-2"))
+    data = tmp_path / "data"
+    async with engine_for(fake_jimeng, sid("lost-1"), data_dir=data, keep_results=False) as first:
+        job = await first.imagine(ImageParams(prompt="a harbour", count=1))
+        await job.wait()
+    fake_jimeng.invalidate_urls()
+    async with engine_for(fake_jimeng, sid("lost-2"), data_dir=data, keep_results=False) as second:
+        with pytest.raises(InvalidRequestError) as ei:
+            await second.tool(ToolParams(tool="outpaint"), ImageRef(job.id, 0))
+    assert (ei.value.code, ei.value.param) == ("image_not_found", "image_id")
+    assert "could not be read again" in ei.value.message
+    assert len(fake_jimeng.calls("aigc_draft/generate")) == 1
