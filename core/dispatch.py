@@ -39,7 +39,7 @@ from core.pool import AccountPool
 from core.results import Asset, RecordView, download_renditions, parse_record
 from core.timings import Timing, Timings
 from core.tool_drafts import tool_body
-from core.tool_spec import BILLED_NOTE, ToolSpec
+from core.tool_spec import ToolSpec, with_billed_note
 from core.transport import Upstream
 from core.upload import ImageUploader
 from core.wire import PATH_GENERATE, PATH_LOCAL_ITEM_LIST, REGIONS, RET_FAILOVER, Region
@@ -306,7 +306,7 @@ class Dispatcher:
                 assets, view, partial = await future
             except (GenerationFailedError, JobTimeoutError) as err:
                 if isinstance(spec, ToolSpec):
-                    err.message = f"{err.message} {BILLED_NOTE}"
+                    err.message = with_billed_note(err.message)
                     err.args = (err.message,)
                 raise
             except Resubmit:

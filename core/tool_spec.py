@@ -33,6 +33,12 @@ MAX_TOOL_PROMPT_CHARS = 800
 BILLED_NOTE = "Failed post-edits may still be billed by Jimeng."
 
 
+def with_billed_note(message: str) -> str:
+    """``message`` then the billing note, as a sentence of its own (upstream's texts often end without a stop)."""
+    text = message.rstrip()
+    return f"{text} {BILLED_NOTE}" if text.endswith((".", "。", "!", "！", "?", "？")) else f"{text}. {BILLED_NOTE}"
+
+
 class Expand(BaseModel):
     """Outpaint extents: the fraction of the source's height (top, bottom) or width (left, right) added on each side."""
 

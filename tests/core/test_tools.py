@@ -175,8 +175,10 @@ async def test_a_failed_post_edit_says_it_may_be_billed(fake_jimeng: FakeJimeng,
         ref, _ = await a_result(engine)
         next(iter(fake_jimeng.accounts.values())).next_outcomes.append(("fail", 30, ""))
         job = await engine.tool(ToolParams(tool="upscale"), ref)
-        with pytest.raises(GenerationFailedError, match="may still be billed"):
+        with pytest.raises(GenerationFailedError) as ei:
             await job.wait()
+    # upstream's text, then the note as a sentence of its own
+    assert ei.value.message.endswith("请重试. Failed post-edits may still be billed by Jimeng."), ei.value.message
 
 
 async def test_a_tool_result_can_be_referenced_again(fake_jimeng: FakeJimeng, make_engine: EngineFactory) -> None:
