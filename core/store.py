@@ -124,6 +124,7 @@ class SqliteJobStore(SqliteExtras):
         # 50 jobs arriving at once cost one commit, not 50 in a row. A write returns once it is committed.
         self._queue: list[tuple[str, Sequence[Any], bool, asyncio.Future[None]]] = []
         self._writer: asyncio.Task[None] | None = None
+        self._busy: set[asyncio.Future[Any]] = set()  # thread work in flight (close waits for it)
 
     # ------------------------------------------------------------------------------------------------ plumbing
 
@@ -148,9 +149,25 @@ class SqliteJobStore(SqliteExtras):
         if self._writer is not None:
             await asyncio.gather(self._writer, return_exceptions=True)
         async with self._lock:
+            if self._busy:  # a query whose caller was cancelled still runs in its thread
+                await asyncio.gather(*self._busy, return_exceptions=True)
             if self._conn is not None:
                 conn, self._conn = self._conn, None
                 await asyncio.to_thread(conn.close)
+
+    async def _in_thread(self, fn: Callable[..., T], *args: Any) -> T:
+        """Blocking SQLite work in a worker thread. A cancelled caller cannot stop the thread, so the work is shielded
+        and tracked, and ``close`` waits for it: closing the connection under a running query crashed the process
+        (SIGSEGV inside sqlite3), e.g. when the engine closed during its first retention pass (issue #13)."""
+        fut = asyncio.get_running_loop().run_in_executor(None, fn, *args)
+        self._busy.add(fut)
+        fut.add_done_callback(self._settled)
+        return await asyncio.shield(fut)
+
+    def _settled(self, fut: asyncio.Future[Any]) -> None:
+        self._busy.discard(fut)
+        if not fut.cancelled():
+            fut.exception()  # retrieved: a caller that was cancelled no longer awaits it
 
     async def _write(self, sql: str, args: Sequence[Any], *, many: bool = False) -> None:
         await self.open()
@@ -167,7 +184,7 @@ class SqliteJobStore(SqliteExtras):
                 conn = self._conn
                 assert conn is not None
                 try:
-                    await asyncio.to_thread(self._commit, conn, batch)
+                    await self._in_thread(self._commit, conn, batch)
                 except Exception as exc:  # report it to every waiting writer
                     for *_, fut in batch:
                         if not fut.done():
@@ -196,7 +213,7 @@ class SqliteJobStore(SqliteExtras):
         async with self._lock:
             conn = self._conn
             assert conn is not None
-            return await asyncio.to_thread(fn, conn)
+            return await self._in_thread(fn, conn)
 
     # ------------------------------------------------------------------------------------------------ jobs
 
