@@ -107,17 +107,26 @@ async def test_a_member_cannot_pile_up_jobs() -> None:
 
 
 @pytest.mark.parametrize(
-    ("env", "message"),
-    [({}, "JIMENG_SESSION_IDS is not set"), ({"JIMENG_SESSION_IDS": "0" * 32}, "DISCORD_TOKEN is not set")],
+    ("env", "messages"),
+    [
+        ({}, ["JIMENG_SESSION_IDS is not set", "DISCORD_TOKEN is not set"]),  # every problem at once (issue #13)
+        ({"JIMENG_SESSION_IDS": "0" * 32}, ["DISCORD_TOKEN is not set"]),
+    ],
 )
-def test_missing_settings_are_one_line_and_exit_2(tmp_path: Path, env: dict[str, str], message: str) -> None:
+def test_missing_settings_are_named_at_once_and_exit_2(
+    tmp_path: Path, env: dict[str, str], messages: list[str]
+) -> None:
     clean = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(ROOT), **env}
     proc = subprocess.run(
         [sys.executable, "-m", "bot"], cwd=tmp_path, env=clean, capture_output=True, text=True, timeout=60
     )
     assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
     lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and message in lines[0] and "Traceback" not in proc.stderr
+    assert len(lines) == (1 if len(messages) == 1 else 1 + len(messages))  # one line, or a heading and one per setting
+    for message in messages:
+        assert message in proc.stderr
+    assert not (tmp_path / "data").exists()  # nothing created on the way out
 
 
 def test_extensions_load_without_name_collisions() -> None:
