@@ -14,7 +14,7 @@ import asyncio
 import io
 import logging
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import discord
@@ -102,27 +102,49 @@ def _ext(content_type: str, asset: Asset) -> str:
     return _EXT.get(content_type) or (asset.format or ("mp4" if asset.kind == "video" else "webp")).lower()
 
 
-async def plan_delivery(engine: Engine, assets: Sequence[Asset], limit: int, *, stem: str) -> Plan:
+async def _link_maker(engine: Engine, job_id: str | None) -> Callable[[int, Asset], str]:
+    """Where a file too large to upload is linked: our signed link to the kept copy when the engine signs links (it
+    lives as long as the copy, core/links.py), else upstream's URL (it expires within hours)."""
+    record = None
+    if job_id and engine.links is not None:
+        await engine.settled(job_id)  # the copies are kept and recorded (downloads wait for them anyway)
+        record = await engine.job_record(job_id)
+    kept = (record.result or {}).get("assets", []) if record is not None else []
+
+    def link(index: int, asset: Asset) -> str:
+        if record is not None and engine.links is not None and index < len(kept) and kept[index].get("path"):
+            return engine.links.url(record, index) or asset.url
+        return asset.url
+
+    return link
+
+
+async def plan_delivery(
+    engine: Engine, assets: Sequence[Asset], limit: int, *, stem: str, job_id: str | None = None
+) -> Plan:
     """Download each asset via ``engine.download`` and decide: upload as is, upload re-encoded, or link. ``limit`` is
-    the per-file upload limit; no file is planned above ``REQUEST_BUDGET`` either."""
+    the per-file upload limit; no file is planned above ``REQUEST_BUDGET`` either. With ``job_id`` (``assets`` being
+    that job's result, in order) and signed links on, links point at our kept copies, and a re-encoded image also
+    gets a link to its full-quality original."""
     limit = min(limit, REQUEST_BUDGET)
     plan = Plan()
+    link = await _link_maker(engine, job_id)
     for n, asset in enumerate(assets, 1):
         label = f"{stem}_{n}"
         try:
             async with engine.download(asset) as dl:
                 ext = _ext(dl.content_type, asset)
                 if asset.kind == "video" and dl.size is not None and dl.size > limit:
-                    plan.links.append((f"{label}.{ext}", asset.url))
+                    plan.links.append((f"{label}.{ext}", link(n - 1, asset)))
                     continue
                 try:
                     data = await dl.read(limit=limit if asset.kind == "video" else DOWNLOAD_CAP)
                 except JimengError:  # the video is larger than it said, or than the limit
-                    plan.links.append((f"{label}.{ext}", asset.url))
+                    plan.links.append((f"{label}.{ext}", link(n - 1, asset)))
                     continue
         except JimengError as err:
             log.warning("could not download %s result %d: %s", stem, n, err.message)
-            plan.links.append((f"{label}", asset.url))
+            plan.links.append((f"{label}", link(n - 1, asset)))
             continue
         if len(data) <= limit:
             plan.uploads.append(Upload(f"{label}.{ext}", data))
@@ -132,6 +154,8 @@ async def plan_delivery(engine: Engine, assets: Sequence[Asset], limit: int, *, 
             if smaller is not None:
                 log.info("re-encoded %s (%d bytes) to %d bytes to fit %d", label, len(data), len(smaller), limit)
                 plan.uploads.append(Upload(f"{label}.webp", smaller, reencoded=True))
+                if (original := link(n - 1, asset)) != asset.url:  # ours lives as long as the kept copy
+                    plan.links.append((f"{label}.{ext}", original))
                 continue
-        plan.links.append((f"{label}.{ext}", asset.url))
+        plan.links.append((f"{label}.{ext}", link(n - 1, asset)))
     return plan

@@ -147,9 +147,10 @@ def _time(lang: str, result: JobResult, waited_s: float | None) -> str:
 
 
 def link_expiry(url: str) -> int | None:
-    """The ``x-expires`` epoch of a signed Jimeng URL, when it carries one."""
+    """The expiry epoch of a signed link: Jimeng's ``x-expires`` or our own ``expires`` (core/links.py)."""
     try:
-        values = parse_qs(urlsplit(url).query).get("x-expires")
+        query = parse_qs(urlsplit(url).query)
+        values = query.get("x-expires") or query.get("expires")
         return int(values[0]) if values else None
     except ValueError:
         return None

@@ -214,7 +214,9 @@ class Runner:
         waited_s: float | None = None,
     ) -> tuple[discord.Embed, Plan, discord.ui.View]:
         """A result as a surface posts it: the files (re-encoded or linked to fit its limit), the embed, the buttons."""
-        plan = await plan_delivery(self.bot.engine, result.assets, surface.limit, stem=f"jimeng_{job.id}")
+        plan = await plan_delivery(
+            self.bot.engine, result.assets, surface.limit, stem=f"jimeng_{job.id}", job_id=job.id
+        )
         lang = surface.lang
         embed = result_embed(
             lang,
