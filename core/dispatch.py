@@ -146,7 +146,7 @@ class Dispatcher:
         """Take an account (waiting in line if all are busy), and run the job there; move to the next account on a
         refusal that is the account's, not the job's."""
         seen = _Attempts(tried=set(), claimed=set())
-        if isinstance(spec, ToolSpec) and spec.account_key:  # a result of ours: its item is on that account only
+        if isinstance(spec, ToolSpec | MediaSpec) and spec.account_key:  # a result of ours: its item is there only
             among = [a for a in (self.pool.get(spec.account_key),) if a is not None]
 
         def queued(pos: int, length: int) -> None:

@@ -57,6 +57,7 @@ class MediaSpec(VideoSpec):
     """A video job whose body is not the classic one; see ``OmniSpec`` and ``core.interpolate.InterpolateSpec``."""
 
     mode: str = ""
+    account_key: str = ""  # the only account that may run it (interpolating a result of ours), else any
 
     def body(self, submit_id: str, region: Region, materials: Sequence[Material]) -> dict[str, Any]:
         raise NotImplementedError

@@ -117,6 +117,8 @@ def sniff_format(data: bytes) -> str:
         if brand in (b"M4A ", b"M4B ", b"M4P "):
             return "m4a"
         return "mov" if brand == b"qt  " else "mp4"
+    if head[4:8] in (b"moov", b"mdat", b"wide", b"free", b"skip"):
+        return "mov"  # an older QuickTime file: atoms without a leading ftyp
     if head.startswith(b"\x1a\x45\xdf\xa3"):
         return "webm"
     if head.startswith(b"OggS"):

@@ -182,7 +182,9 @@ class VideoToolsMixin:
                 details={"reason": "account_gone" if acc is None else "not_yours", "account": src_account[:4]},
             )
         vid = await source_vid(self.upstream, acc, src["source_submit_id"], src["item_id"])
-        spec = InterpolateSpec(**base, duration=src["source_ms"] // 1000, mode="interpolate", source_vid=vid, **src)
+        spec = InterpolateSpec(
+            **base, duration=src["source_ms"] // 1000, mode="interpolate", source_vid=vid, account_key=acc.key, **src
+        )
         return self._start_media(spec, [], owner=owner, among=[acc])
 
     # ------------------------------------------------------------------------------------------------ launching

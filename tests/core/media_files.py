@@ -23,7 +23,7 @@ def make_mp4(
     tkhd = struct.pack(">B3xIIIIIQ", 0, 0, 0, 1, 0, duration, 0) + b"\0" * 8 + b"\0" * 36
     tkhd += struct.pack(">II", width << 16, height << 16)
     moov = _box(b"moov", _box(b"mvhd", mvhd) + _box(b"trak", _box(b"tkhd", tkhd)))
-    ftyp = _box(b"ftyp", brand + b"\0\0\0\0" + brand)
+    ftyp = _box(b"ftyp", brand + b"\0\0\0\0" + brand) if brand else _box(b"wide", b"")
     return ftyp + moov + _box(b"mdat", b"\0" * pad)
 
 

@@ -111,3 +111,25 @@ async def test_emulator_refuses_another_items_vid(
         with pytest.raises(JimengError) as err:
             await job.wait()
     assert err.value.ret == "1000"
+
+
+async def test_an_interpolation_rerun_after_a_restart_stays_on_the_source_account(fake_jimeng: FakeJimeng) -> None:
+    """Recovery re-runs a never-submitted job with ``among=None``: the spec itself names the account with the item.
+    The source is made on the second account; an idle pool would hand the first one out."""
+    from core.jobs import Job
+    from tests.core.conftest import session_id
+    from tests.core.support import engine_for
+
+    first, second = session_id("interp-a"), session_id("interp-b")
+    fake_jimeng.add_account(first, credits=1000)
+    fake_jimeng.add_account(second, credits=1000)
+    async with engine_for(fake_jimeng, f"{first},{second}") as engine:
+        b = [acc for acc in engine.accounts() if acc.token.sessionid == second]
+        source = await engine.video(VideoParams(prompt="dunes", model="jimeng-video-seedance-2.0-mini"), accounts=b)
+        await source.wait()
+        plain = await engine.video(VideoParams(prompt="sea", model="jimeng-video-seedance-2.0-mini"))
+        assert fake_jimeng.jobs[(await plain.wait()).submit_id].sessionid == first  # what an idle pool picks
+        spec = (await engine.interpolate(source.id)).spec
+        for _ in range(2):
+            result = await engine.dispatcher.run(Job("video", spec), spec, among=None, refs=[])
+            assert fake_jimeng.jobs[result.submit_id].sessionid == second

@@ -220,3 +220,23 @@ async def test_kinds_from_refimage_source_kinds_count_as_images(make_engine: Eng
         assert spec.kinds == ("image", "video")
         job = await engine.omni_video(spec, refs)
         await job.wait()
+
+
+def test_containers_and_lengths_are_read_without_ffmpeg() -> None:
+    from core.video_refs import probe
+
+    cases = {
+        make_mp4(4.5, 1280, 720): ("video", "mp4", 4500, 1280),
+        make_mp4(3.0, brand=b"qt  "): ("video", "mov", 3000, 640),
+        make_mp4(2.0, brand=b""): ("video", "mov", 2000, 640),  # QuickTime atoms without ftyp
+        make_wav(2.5): ("audio", "wav", 2500, 0),
+        make_mp3(3.0): ("audio", "mp3", 3004, 0),
+        OGG: ("audio", "ogg", 0, 0),
+        FLAC: ("audio", "flac", 0, 0),
+    }
+    for data, (kind, fmt, ms, width) in cases.items():
+        info = probe(RefMedia.from_bytes(data))
+        assert (info.kind, info.format, info.width) == (kind, fmt, width)
+        assert abs(info.duration_ms - ms) <= 30, (fmt, info.duration_ms)
+    assert isinstance(reference_from_bytes(make_png()), RefImage)
+    assert reference_from_bytes(b"?" * 40, "x.m4a").kind == "audio"  # unknown bytes: the extension decides
