@@ -18,10 +18,12 @@ from typing import Any, TypeVar
 
 from core.jobs import ACTIVE_STATES as ACTIVE
 from core.jobs import JobRecord, MemoryJobStore
+from core.leases import MIGRATION_5, SqliteLeases
 from core.prefstore import MIGRATION_4, SqliteExtras
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+BUSY_TIMEOUT_S = 30.0  # how long a statement waits for another process's write transaction
 
 ACTIVE_STATES = tuple(sorted(ACTIVE))
 
@@ -75,11 +77,13 @@ MIGRATIONS: list[str] = [
     """,
     # 4: server and member settings, what each job cost, usage by time (issue #15; core.prefstore)
     MIGRATION_4,
+    # 5: processes sharing the data directory: instances, account slots, daily claims, jobs.instance (core.leases)
+    MIGRATION_5,
 ]
 
 _JOB_COLUMNS = (
     "id, kind, spec, owner, submit_id, state, account_key, history_id, body, result, error, finished, total, "
-    "delivered_at, created_at, updated_at, refs"
+    "delivered_at, created_at, updated_at, refs, instance"
 )
 
 
@@ -113,7 +117,7 @@ def _row_to_record(row: sqlite3.Row) -> JobRecord:
     )
 
 
-class SqliteJobStore(SqliteExtras):
+class SqliteJobStore(SqliteExtras, SqliteLeases):
     """Jobs, account state, learned timings, retained result files, settings and usage in one SQLite database."""
 
     def __init__(self, path: str | Path) -> None:
@@ -134,15 +138,27 @@ class SqliteJobStore(SqliteExtras):
 
     def _open_sync(self) -> sqlite3.Connection:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
+        conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=BUSY_TIMEOUT_S)
         conn.row_factory = sqlite3.Row
+        conn.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")  # other processes write too (issue #16)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA foreign_keys=ON")
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        for number, sql in enumerate(MIGRATIONS[version:], start=version + 1):
-            conn.executescript(f"BEGIN; {sql}; PRAGMA user_version={number}; COMMIT;")
-            log.info("job store %s migrated to schema %d", self.path, number)
+        # Migrate under the write lock, reading the version inside it: two processes starting on one new data
+        # directory migrate it once (the second finds it done), never both.
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            for number, sql in enumerate(MIGRATIONS[version:], start=version + 1):
+                for statement in filter(str.strip, sql.split(";")):  # no migration has a ";" inside a statement
+                    conn.execute(statement)
+                conn.execute(f"PRAGMA user_version={number}")
+                log.info("job store %s migrated to schema %d", self.path, number)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            conn.close()
+            raise
+        conn.execute("COMMIT")
         return conn
 
     async def close(self) -> None:
@@ -196,7 +212,7 @@ class SqliteJobStore(SqliteExtras):
 
     @staticmethod
     def _commit(conn: sqlite3.Connection, batch: list[tuple[str, Sequence[Any], bool, asyncio.Future[None]]]) -> None:
-        conn.execute("BEGIN")
+        conn.execute("BEGIN IMMEDIATE")  # a short write transaction; busy_timeout waits for another process's
         try:
             for sql, args, many, _ in batch:
                 if many:
@@ -237,16 +253,17 @@ class SqliteJobStore(SqliteExtras):
             record.created_at,
             record.updated_at,
             _dumps(record.refs),
+            self.instance,  # the process running it (core.leases)
         )
 
         await self._write(
-            f"INSERT INTO jobs ({_JOB_COLUMNS}) VALUES ({', '.join('?' * 17)}) "
+            f"INSERT INTO jobs ({_JOB_COLUMNS}) VALUES ({', '.join('?' * 18)}) "
             "ON CONFLICT(id) DO UPDATE SET state=excluded.state, "
             "account_key=COALESCE(excluded.account_key, jobs.account_key), "
             "history_id=COALESCE(excluded.history_id, jobs.history_id), body=COALESCE(excluded.body, jobs.body), "
             "result=excluded.result, error=excluded.error, finished=excluded.finished, total=excluded.total, "
             "delivered_at=COALESCE(excluded.delivered_at, jobs.delivered_at), updated_at=excluded.updated_at, "
-            "refs=COALESCE(excluded.refs, jobs.refs)",
+            "refs=COALESCE(excluded.refs, jobs.refs), instance=COALESCE(excluded.instance, jobs.instance)",
             values,
         )
 
