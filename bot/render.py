@@ -247,7 +247,7 @@ def error_text(err: BaseException, lang: str, *, job_id: str | None = None) -> s
         reset = int(time.time() + err.retry_after)  # the daily reset
         return t(lang, "e_quota", when=f"<t:{reset}:t> (<t:{reset}:R>)")
     if isinstance(err, RiskControlError):
-        return t(lang, "e_risk", when=f"<t:{math.ceil(time.time() + err.retry_after)}:R>")
+        return t(lang, "e_risk", when=f"<t:{math.ceil(err.retry_at)}:R>")  # the same in the status and in /jobs
     if isinstance(err, RateLimitError):
         return t(lang, "e_rate", s=math.ceil(err.retry_after))
     if isinstance(err, ContentRejectedError):

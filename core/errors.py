@@ -96,9 +96,14 @@ class RateLimitError(APIError):
     def __init__(self, message: str, *, retry_after: float | None = None, **kw: Any) -> None:
         super().__init__(message, **kw)
         self.retry_after: float = RATE_LIMIT_COOLDOWN_S if retry_after is None else retry_after
+        self.raised_at = time.time()  # retry_after counts from here: "try again at" is the same wherever it is shown
+
+    @property
+    def retry_at(self) -> float:
+        return self.raised_at + self.retry_after
 
     def to_dict(self) -> dict[str, Any]:
-        return {**super().to_dict(), "retry_after": self.retry_after}
+        return {**super().to_dict(), "retry_after": self.retry_after, "raised_at": self.raised_at}
 
 
 class RiskControlError(RateLimitError):
@@ -289,6 +294,8 @@ def error_from_dict(data: dict[str, Any]) -> JimengError:
         err.details = data.get("details") or {}
     if isinstance(err, RateLimitError) and data.get("retry_after") is not None:
         err.retry_after = float(data["retry_after"])
+    if isinstance(err, RateLimitError) and isinstance(data.get("raised_at"), int | float):
+        err.raised_at = float(data["raised_at"])
     return err
 
 

@@ -42,6 +42,12 @@ IMAGE_COLD_MIN_GAP_S: Final = 1.0
 VIDEO_COLD_MIN_GAP_S: Final = 1.5
 MAX_POLL_GAP_S: Final = 30.0
 QUEUE_REFRESH_S: Final = 15.0  # in a long upstream line, look this often (its place moves on in the status)
+# Upstream's line (PROTOCOL.md §10.2): its forecast_queue_cost places the generation start, and so the learned window.
+# How inexact it is gets learned per model as DRIFT (seconds its forecast end moves per second waited; 0 = exact);
+# while a forecast may be off by more than a poll gap, the job is looked at again before it may start, to re-read it.
+LINE_PRIOR_DRIFT: Final = 0.5  # assumed until readings prove less (and the most a short wait can prove)
+LINE_DRIFT_KEEP: Final = 6  # drift readings kept per model; the largest of them is used
+LINE_ROUNDING_S: Final = 1.0  # forecast_queue_cost comes in whole seconds
 # Expected durations (PROTOCOL.md §10.4: 4 images 2048² ≈ 19 s; Seedance 5 s ≈ 90–170 s). They no longer place any poll: only
 # the ETA shown before anything is learned is None, and a job stuck at 45 is judged against learned timings or these.
 IMAGE_EXPECTED_S: Final = 18.0
@@ -52,6 +58,7 @@ STALL_45_GRACE_S: Final = 120.0  # a job stuck at 45 this long after the expecte
 TIMING_KEEP: Final = 8
 TIMING_RECENT: Final = 3
 TIMING_PAD_S: Final = 0.15  # the narrowest half-window, whatever the spread seen
+AHEAD_STEPS_MAX: Final = 3  # jobs ready at their first look move the next window down by a step each, at most this many
 
 HTTP_TIMEOUT_S: Final = 45.0
 HTTP_CONNECT_TIMEOUT_S: Final = 10.0

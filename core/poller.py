@@ -4,8 +4,10 @@ Each job has its own next-poll time, from ``core.timings.next_poll``: early and 
 learned for its model, a window sized from the observed spread once something is. A tick fires at the earliest
 next-poll time and asks for every in-flight job of the account at once; a job that was not due but is seen not ready
 counts as polled (its next poll moves on), so jobs in flight together cost one request per tick, not one each.
-What is learned is an interval (last "not ready" … first "ready", measured from the generation start); a job found
-ready at its first poll teaches nothing. Status 45 with every item present is harvested at once (PROTOCOL.md §10.3).
+What is learned is an interval (last "not ready" while generating … first "ready", measured from the generation
+start); a job found ready at its first look teaches no duration. The start is upstream's line forecast, re-read once
+before it may end when forecasts have proved inexact (``core.timings.reread_at``). Status 45 with every item present
+is harvested at once (PROTOCOL.md §10.3).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from core.errors import (
 from core.jobs import Job, JobState
 from core.policy import VANISHED_POLLS
 from core.results import Asset, RecordView, parse_record
-from core.timings import Estimate, Timing, Timings, next_poll
+from core.timings import Estimate, Timing, Timings, human_duration, line_drift, next_poll, reread_at
 from core.transport import Identity, Upstream
 from core.wire import PATH_HISTORY_BY_IDS, RET_OK, STATUS_FAILED, STATUS_QUEUED, STATUS_SUCCESS, TaskStatus
 
@@ -61,6 +63,11 @@ class Tracked:
     errors: int = 0
     missing: int = 0  # polls in a row that found no record after one was seen (issue #13: upstream lost it)
     last: RecordView | None = None
+    queued_at: float | None = None  # the last look that saw it in upstream's line (its start is later)
+    generating_at: float | None = None  # the first look that saw it out of the line (its start is earlier)
+    read_at: float = 0.0  # the latest reading of upstream's forecast of the line (PROTOCOL.md §10.2) ...
+    forecast: float = 0.0  # ... and the seconds it said were left (0: no line, or none read)
+    rereads: int = 0  # looks scheduled only to re-read that forecast (one per job)
     future: asyncio.Future[tuple[list[Asset], RecordView | None, bool]] | None = field(default=None)
 
     def eta(self, now: float) -> float | None:
@@ -116,9 +123,6 @@ class AccountPoller:
         now = self._clock()
         estimate = self.timings.estimate(keys)
         start = now + ((answer.queue_eta_s or 0.0) if answer is not None else 0.0)
-        first = next_poll(self.timing, kind, estimate, start=start, now=now)
-        if unconfirmed:  # the submit reply was lost: find out soon whether upstream has the job
-            first = now + self.timing.min_first_poll
         t = Tracked(
             job=job,
             kind=kind,
@@ -127,11 +131,18 @@ class AccountPoller:
             submitted_at=now,
             deadline_at=now + self.timing.deadline(kind),
             start_at=start,
-            next_poll_at=first,
+            next_poll_at=now,
             estimate=estimate,
             teach=teach and not unconfirmed,
             unconfirmed=unconfirmed,
         )
+        if answer is not None and answer.status in STATUS_QUEUED:
+            t.queued_at, t.read_at, t.forecast = now, now, start - now
+        elif answer is not None:
+            t.generating_at = now
+        self._schedule(t, next_poll(self.timing, kind, estimate, start=start, now=now), now)
+        if unconfirmed:  # the submit reply was lost: find out soon whether upstream has the job
+            t.next_poll_at = now + self.timing.min_first_poll
         future: asyncio.Future[tuple[list[Asset], RecordView | None, bool]] = asyncio.get_running_loop().create_future()
         t.future = future
         self._tracked[job.submit_id] = t
@@ -207,11 +218,11 @@ class AccountPoller:
     def _check_deadlines(self, now: float) -> None:
         for t in list(self._tracked.values()):
             if now >= t.deadline_at:
-                minutes = self.timing.deadline(t.kind) / 60
+                within = human_duration(self.timing.deadline(t.kind))
                 self._settle(
                     t,
                     error=JobTimeoutError(
-                        f"the job did not finish within {minutes:g} min; it may still finish on Jimeng",
+                        f"the job did not finish within {within}; it may still finish on Jimeng",
                         submit_id=t.job.submit_id,
                     ),
                 )
@@ -266,9 +277,9 @@ class AccountPoller:
                 log.warning("job %s stuck at 45 with %d/%d results; delivering them", t.job.id, len(view.assets), want)
                 self._settle(t, assets=list(view.assets), view=view, partial=True)
                 return
-        if status in STATUS_QUEUED:
-            if view.queue_eta_s:  # upstream's forecast of the wait (PROTOCOL.md §10.2): generation starts after it
-                t.start_at = max(t.start_at, now + view.queue_eta_s)
+        start = t.start_at
+        if status in STATUS_QUEUED:  # upstream's forecast of the wait (PROTOCOL.md §10.2): generation starts after it
+            self._line(t, now, now + (view.queue_eta_s or 0.0))
             pos, length = _queue_place(view)
             t.job.publish(
                 JobState.PENDING,
@@ -279,21 +290,55 @@ class AccountPoller:
                 finished=0,
             )
         else:
-            t.start_at = min(t.start_at, now)  # it is generating: it did not start later than now
+            if t.generating_at is None:  # it is generating: it did not start later than now
+                self._line(t, now, None)
             t.job.publish(JobState.GENERATING, eta_s=t.eta(now), total=want, finished=min(view.finished, want))
-        self._not_ready(t, now, due)
+        moved = status in STATUS_QUEUED or abs(t.start_at - start) > self.timing.interval(t.kind) / 2
+        self._not_ready(t, now, due, moved=moved)
 
-    def _not_ready(self, t: Tracked, now: float, due: bool) -> None:
+    def _line(self, t: Tracked, now: float, end: float | None) -> None:
+        """A look at the job's line upstream: in it until ``end`` (upstream's forecast), or out of it (None). Two
+        readings tell how far the forecast drifts (learned per model, core.timings); the start follows the newest."""
+        before = t.read_at + t.forecast
+        if t.forecast > 0 and (end is not None or now < before):
+            sample = line_drift(before, t.read_at, now if end is None else end, now)
+            if sample is not None:
+                self.timings.observe_drift(t.keys, sample)
+        if end is None:
+            t.generating_at, t.start_at = now, min(t.start_at, now)
+        else:
+            t.queued_at, t.read_at, t.forecast, t.start_at = now, now, end - now, end
+
+    def _schedule(self, t: Tracked, at: float, now: float) -> None:
+        """Poll at ``at`` (the schedule), or earlier to re-read the forecast of a line that may be off by more than
+        a poll gap (``reread_at``: learned per model, so an upstream with exact forecasts pays nothing)."""
+        if t.generating_at is None and t.forecast > 0 and not t.rereads:
+            drift = self.timings.drift(t.keys)
+            again = reread_at(self.timing, t.kind, drift, read_at=t.read_at, forecast=t.forecast)
+            if again is not None and again < at:
+                # Another job's poll from half-way on reads this line too: one request for both.
+                half = t.read_at + t.forecast / 2
+                shared = [
+                    o.next_poll_at for o in self._tracked.values() if o is not t and half <= o.next_poll_at <= again
+                ]
+                at, t.rereads = max(max(shared, default=again), now + self.timing.interval(t.kind)), 1
+        t.next_poll_at = at
+
+    def _not_ready(self, t: Tracked, now: float, due: bool, *, moved: bool = False) -> None:
         """Seen not ready at ``now``: a lower bound of its ready time, and when to look next. A job seen along with
         another's poll shortly before its own was due takes that look as its poll: its schedule moves earlier by
-        the difference, so jobs in flight together keep polling in the same requests."""
+        the difference, so jobs in flight together keep polling in the same requests. A look that moved its start
+        (a new reading of its line) schedules it afresh."""
         t.not_ready_at = now
         ahead = t.next_poll_at - now
         if not due and ahead > self.timing.max_gap(t.kind):
-            return  # looked at long before its time: it stays on its own schedule
-        at = max(now, t.next_poll_at)
+            if not moved:
+                return  # looked at long before its time: it stays on its own schedule
+            at = now
+        else:
+            at = max(now, t.next_poll_at)
         upcoming = next_poll(self.timing, t.kind, t.estimate, start=t.start_at, now=at) - (at - now)
-        t.next_poll_at = max(upcoming, now + self.timing.interval(t.kind))
+        self._schedule(t, max(upcoming, now + self.timing.interval(t.kind)), now)
 
     def _settle(
         self,
@@ -315,11 +360,15 @@ class AccountPoller:
         t.future.set_result((assets or [], view, partial))
 
     def _learn(self, t: Tracked, now: float) -> None:
-        """The job was ready at ``now``: teach the interval it became ready in, if there is one (see module doc)."""
-        if t.not_ready_at is None:  # ready at its first look: an upper bound only, never a duration
+        """The job was ready at ``now``: teach the interval it became ready in, if there is one (see module doc). A
+        look that saw it still in upstream's line is no lower bound of its generation time."""
+        if t.not_ready_at is None or t.generating_at is None or t.not_ready_at < t.generating_at:
+            # ready at its first look since it left the line: an upper bound only, never a duration
             done = t.submitted_at + t.server_s + 1.0 - t.start_at if t.server_s is not None else None
             if done is not None and t.estimate is not None and done < t.estimate.low:
                 self.timings.early(t.keys)  # upstream's own clock says it was done before the window began
+            if t.estimate is not None and not t.estimate.coarse:  # the window may be late: move the next one
+                self.timings.ahead(t.keys)
             return
         lo, hi = t.not_ready_at - t.start_at, now - t.start_at
         if t.server_s is not None:  # upstream's finish_time has whole seconds: ready no later than its next second

@@ -11,8 +11,15 @@ The schedule (``next_poll``), all times absolute on the poller's clock:
 
 * nothing learned (cold): ``first_poll`` after the generation start, then gaps of ``cold_fraction`` × the time
   elapsed (at least ``cold_min_gap``) — a job of any length is seen within a small share of its duration;
-* learned: polls every Δ inside ``[low, high]``, Δ = window / ``WINDOW_POLLS`` (between the interval and the max
-  gap); past the window the gap grows again, so a slower-than-usual job costs a few polls, not a flood;
+* learned: the first poll a step Δ into ``[low, high]`` (half a step while fewer than ``TIMING_RECENT`` jobs taught
+  it), then every Δ = window / ``WINDOW_POLLS`` (between the interval and the max gap); past the window the gap
+  grows again, so a slower-than-usual job costs a few polls, not a flood. A job ready at its first look teaches no
+  duration but moves the next window down a step (a late window would otherwise never learn it is late);
+* upstream's line (``reread_at``): the start is upstream's forecast, which may be off. How far it moves between
+  two readings of a job's line is learned per model as a DRIFT (an upper bound given its whole-second rounding;
+  ``LINE_PRIOR_DRIFT`` until readings prove less). While the forecast may be off by more than a poll gap, the job
+  is looked at once more just before the earliest start that drift allows, to re-read it; forecasts proved exact
+  cost nothing;
 * a model known only under another resolution/count (a coarse estimate): the cold schedule, starting at half of
   the coarse low edge.
 """
@@ -26,6 +33,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.policy import (
+    AHEAD_STEPS_MAX,
     FIRST_POLL_S,
     IMAGE_COLD_LAG_FRACTION,
     IMAGE_COLD_MIN_GAP_S,
@@ -33,6 +41,9 @@ from core.policy import (
     IMAGE_EXPECTED_S,
     IMAGE_MAX_GAP_S,
     IMAGE_POLL_INTERVAL_S,
+    LINE_DRIFT_KEEP,
+    LINE_PRIOR_DRIFT,
+    LINE_ROUNDING_S,
     MAX_POLL_GAP_S,
     QUEUE_REFRESH_S,
     STALL_45_GRACE_S,
@@ -122,9 +133,12 @@ class Observation:
 class Learned:
     """One key's observations, newest last, and its estimate."""
 
-    def __init__(self, observations: Sequence[Observation] = (), early: int = 0) -> None:
+    def __init__(self, observations: Sequence[Observation] = (), early: int = 0, drifts: Sequence[float] = ()) -> None:
         self.observations: list[Observation] = list(observations)[-TIMING_KEEP:]
         self.early = early  # jobs in a row that were ready at their first poll (the estimate may be too slow)
+        self.ahead = 0  # jobs in a row ready at their first look in the window: each moves the next window a step
+        # How far upstream's forecast end of the line moved per second waited in it, per reading (0: exact).
+        self.drifts: list[float] = list(drifts)[-LINE_DRIFT_KEEP:]
 
     def estimate(self) -> Estimate | None:
         obs = self.observations
@@ -140,6 +154,10 @@ class Learned:
         precise = [o for o in obs if o.half <= 3 * best + TIMING_PAD_S]
         spread = 2 * statistics.median(abs(o.center - center) for o in precise) if len(precise) > 1 else 0.0
         half = max(spread, best) + max(TIMING_PAD_S, 0.01 * center)
+        # A job ready at its first look teaches no duration (it may have been ready long before), so a window that
+        # is late would stay late: each such job in a row moves the next window down by a step (a search, not a
+        # guess); the next job seen not ready at its first look teaches a true interval and ends it.
+        center -= min(self.ahead, AHEAD_STEPS_MAX) * 2 * half / WINDOW_POLLS
         est = Estimate(center, max(0.0, center - half), center + half, len(obs))
         if self.early >= 2:  # jobs keep finishing before the window: look again from well before it
             return Estimate(center, 0.5 * est.low, est.high, len(obs), coarse=True)
@@ -150,7 +168,7 @@ class Learned:
         before = self.estimate()
         last = self.observations[-1] if self.observations else None
         self.observations.append(new)
-        self.early = 0
+        self.early = self.ahead = 0
         if before is not None and last is not None and len(self.observations) > 2:
             # Two in a row outside the window on the same side: the model's time changed; forget the old regime.
             side = _side(new.center, before)
@@ -162,6 +180,8 @@ class Learned:
         return {
             "obs": [[round(o.lo, 3), round(o.hi, 3), round(o.at, 1)] for o in self.observations],
             "early": self.early,
+            "ahead": self.ahead,
+            "drift": [round(d, 3) for d in self.drifts],
         }
 
     @classmethod
@@ -175,7 +195,11 @@ class Learned:
             if 0 <= lo <= hi < 86400:
                 obs.append(Observation(lo, hi, at))
         early = data.get("early", 0)
-        return cls(obs, early if isinstance(early, int) else 0)
+        drifts = [float(d) for d in data.get("drift", []) if isinstance(d, int | float) and 0 <= d <= 1]
+        learned = cls(obs, early if isinstance(early, int) else 0, drifts)
+        ahead = data.get("ahead", 0)
+        learned.ahead = ahead if isinstance(ahead, int) and ahead >= 0 else 0
+        return learned
 
 
 def _weighted_median(points: list[tuple[float, float]]) -> float:
@@ -226,12 +250,34 @@ class Timings:
             entry.observe(lo, hi, now)
             self._changed(key, entry)
 
+    def drift(self, keys: Sequence[str]) -> float | None:
+        """How inexact upstream's queue forecasts have proved for this model: the largest drift among the newest
+        readings (seconds the forecast end moved per second waited), or None when none was measured yet."""
+        for key in keys:
+            entry = self._by_key.get(key)
+            if entry is not None and entry.drifts:
+                return max(entry.drifts)
+        return None
+
+    def observe_drift(self, keys: Sequence[str], drift: float) -> None:
+        for key in keys:
+            entry = self._by_key.setdefault(key, Learned())
+            entry.drifts = [*entry.drifts, min(1.0, max(0.0, drift))][-LINE_DRIFT_KEEP:]
+            self._changed(key, entry)
+
     def early(self, keys: Sequence[str]) -> None:
         """A job of a learned key was done before its window began (upstream's finish_time says so): an upper bound
         only, no duration is taught; two in a row and the next job looks from well before the window."""
         entry = self._by_key.get(keys[0]) if keys else None
         if entry is not None and entry.observations:
             entry.early += 1
+            self._changed(keys[0], entry)
+
+    def ahead(self, keys: Sequence[str]) -> None:
+        """A job of a learned key was ready at its first look in the window: the window may be late."""
+        entry = self._by_key.get(keys[0]) if keys else None
+        if entry is not None and entry.observations:
+            entry.ahead += 1
             self._changed(keys[0], entry)
 
     def _changed(self, key: str, entry: Learned) -> None:
@@ -252,9 +298,52 @@ def next_poll(timing: Timing, kind: str, est: Estimate | None, *, start: float, 
             return start + max(begin, timing.min_first_poll)
         return now + timing.cold_gap(kind, elapsed)
     step = min(timing.max_gap(kind), max(interval, (est.high - est.low) / timing.window_polls))
-    if elapsed < est.low + step - interval:
-        return start + est.low + step
+    # The first look: a step into the window, or half a step while few jobs have taught it (less sure of its edge).
+    first = step / 2 if est.samples < TIMING_RECENT else step
+    if elapsed < est.low + first - interval:
+        return start + est.low + first
     if elapsed < est.high:
         return now + step
     overshoot = elapsed - est.high  # slower than anything seen: the gap grows back towards the cold schedule
     return now + max(step, min(step + overshoot / 2, timing.cold_gap(kind, elapsed)))
+
+
+# ------------------------------------------------------------------------------------ upstream's line (§10.2)
+
+
+def line_drift(prev_end: float, prev_at: float, end: float, now: float) -> float | None:
+    """How inexact upstream's line forecast may be, from two readings of a job's line: its forecast end was
+    ``prev_end`` when read at ``prev_at`` and is ``end`` at ``now`` (``end = now``: seen generating before
+    ``prev_end``). The forecast comes in whole seconds, so the end moved by |Δ| ± 1 s over the wait: the sample is
+    the most drift that is consistent with that (per second waited), but no more than the prior unless the readings
+    prove more. A long wait can prove a forecast exact; a short one cannot."""
+    waited = now - prev_at
+    if waited < 0.5:
+        return None  # too close together to tell anything
+    moved = abs(end - prev_end)
+    most, least = (moved + LINE_ROUNDING_S) / waited, (moved - LINE_ROUNDING_S) / waited
+    return min(1.0, max(0.0, least, min(LINE_PRIOR_DRIFT, most)))
+
+
+def reread_at(timing: Timing, kind: str, drift: float | None, *, read_at: float, forecast: float) -> float | None:
+    """When to look again at a job in upstream's line to re-read the forecast, or None. Worth it when the forecast
+    may be off by more than a poll gap (the drift learned for the model, ``LINE_PRIOR_DRIFT`` while unknown);
+    placed just before the earliest start that drift allows, so the new reading has little left to be wrong about.
+    Forecasts proved exact cost nothing."""
+    d = LINE_PRIOR_DRIFT if drift is None else min(drift, 0.9)
+    if forecast <= 0 or d * forecast / (1 + d) <= timing.max_gap(kind):
+        return None
+    return read_at + forecast / (1 + d) - timing.interval(kind)
+
+
+def human_duration(seconds: float) -> str:
+    """``25 s``, ``3 min``, ``4 min 10 s``, ``1 h 30 min`` (for messages)."""
+    s = max(0, round(seconds))
+    if s < 60:
+        return f"{s} s"
+    if s < 3600:
+        m, rest = divmod(s, 60)
+        return f"{m} min {rest} s" if rest else f"{m} min"
+    h, rest = divmod(s, 3600)
+    m = round(rest / 60)
+    return f"{h} h {m} min" if m else f"{h} h"

@@ -41,8 +41,10 @@ def test_a_rate_limit_always_says_when_to_retry() -> None:
     assert RateLimitError("x").retry_after == RATE_LIMIT_COOLDOWN_S
     assert RateLimitError("x", retry_after=2.5).retry_after == 2.5
     assert classify_ret("1019").retry_after > 0 and isinstance(classify_ret("1019"), RiskControlError)
-    restored = error_from_dict(RateLimitError("x", retry_after=42.0, ret="1310").to_dict())
+    original = RateLimitError("x", retry_after=42.0, ret="1310")
+    restored = error_from_dict(original.to_dict())
     assert isinstance(restored, RateLimitError) and restored.retry_after == 42.0
+    assert restored.retry_at == original.retry_at  # "try again at" reads the same in /jobs as in the live status
     legacy = {k: v for k, v in RateLimitError("x").to_dict().items() if k != "retry_after"}  # a row from before
     assert error_from_dict(legacy).retry_after == RATE_LIMIT_COOLDOWN_S  # type: ignore[attr-defined]
 

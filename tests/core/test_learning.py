@@ -159,3 +159,32 @@ def test_jobs_that_keep_finishing_before_the_window_widen_it_down() -> None:
     learned.early += 2  # two jobs ready at their first poll: the estimate may be too slow now
     est = learned.estimate()
     assert est is not None and est.coarse and est.low < 12
+
+
+@pytest.mark.parametrize("drift", [0.0, 0.3])
+async def test_a_line_is_read_again_only_when_its_forecast_proved_inexact(drift: float) -> None:
+    """Upstream's line forecast places the window. Proved exact (drift 0), a job is not looked at while in its line;
+    proved inexact, once, before the earliest start that drift allows (a look in the line is what re-reads it)."""
+    fake = FakeJimeng(image_seconds=6.0, queue="positions", seed=3)
+    await fake.start()
+    try:
+        fake.add_account(sid("l"))
+        async with engine_for(fake, sid("l"), timing=T) as engine:
+            teach = await run(engine, "teach")
+            for key in timing_keys(teach.spec):
+                entry = engine.timings.learned(key)
+                assert entry is not None
+                entry.drifts = [drift]  # as if earlier readings had shown it
+            jobs = [await run(engine, f"job {i}") for i in range(2)]
+            learned = engine.timings.drift(timing_keys(teach.spec))
+    finally:
+        await fake.close()
+    lined = [j for j in jobs if round(fake.jobs[j.submit_id].queue_s * fake.jobs[j.submit_id].queue_bias) >= 1]
+    assert lined, "the seed gives lines of a second or more"
+    for job in lined:
+        fj = fake.jobs[job.submit_id]
+        in_line = [
+            r for r in fake.calls(HISTORY) if job.submit_id in r.json["submit_ids"] and r.time < fj.started + fj.queue_s
+        ]
+        assert len(in_line) == (0 if drift == 0 else 1), (drift, fj.queue_s, fj.queue_bias, len(in_line))
+    assert learned is not None and (learned == 0 if drift == 0 else learned > 0)

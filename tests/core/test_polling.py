@@ -122,6 +122,7 @@ async def test_deadline_reports_timeout_with_submit_id(fake_jimeng: FakeJimeng) 
             await job.wait()
     assert exc.value.submit_id == job.submit_id
     assert "may still finish" in exc.value.message
+    assert "within 1 s;" in exc.value.message  # a human duration, not "within 0.0133333 min"
 
 
 async def test_video_uses_video_deadline(fake_jimeng: FakeJimeng) -> None:

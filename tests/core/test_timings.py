@@ -1,0 +1,56 @@
+"""The schedule's pure parts (core/timings.py): upstream's line forecast, its drift, and durations in messages."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.policy import LINE_PRIOR_DRIFT
+from core.timings import Learned, Timing, Timings, human_duration, line_drift, reread_at
+
+T = Timing()  # production knobs: images poll at least every 0.5 s, at most 1 s apart in a window
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [(25.00002, "25 s"), (0.8, "1 s"), (60, "1 min"), (180, "3 min"), (250, "4 min 10 s"), (3600, "1 h"),
+     (5400, "1 h 30 min"), (600, "10 min")],
+)  # fmt: skip
+def test_durations_read_like_a_person_wrote_them(seconds: float, text: str) -> None:
+    assert human_duration(seconds) == text
+
+
+def test_readings_of_an_exact_forecast_show_no_drift_once_the_wait_is_long_enough() -> None:
+    # an exact forecast read 12 s apart: its end moves by no more than its whole-second rounding
+    exact = line_drift(prev_end=30.0, prev_at=0.0, end=30.4, now=12.0)
+    assert exact is not None and exact * 8 / (1 + exact) <= T.max_gap("image")  # an 8 s line: not worth a re-read
+    # a short wait cannot prove much: the sample stays at the prior
+    assert line_drift(prev_end=3.0, prev_at=0.0, end=3.4, now=1.5) == pytest.approx(LINE_PRIOR_DRIFT)
+    # a forecast whose end moved 6 s over a 10 s wait drifts by at least 0.5 per second
+    inexact = line_drift(prev_end=20.0, prev_at=0.0, end=26.0, now=10.0)
+    assert inexact is not None and inexact >= 0.5
+    assert line_drift(prev_end=5.0, prev_at=0.0, end=5.0, now=0.2) is None  # too close together
+
+
+def test_a_line_is_read_again_only_where_its_forecast_may_miss_the_window() -> None:
+    assert reread_at(T, "image", 0.0, read_at=0.0, forecast=60.0) is None  # proved exact: never
+    assert reread_at(T, "image", None, read_at=0.0, forecast=3.0) is None  # short line: the window absorbs it
+    again = reread_at(T, "image", 0.3, read_at=10.0, forecast=20.0)
+    # before the earliest start a 30 % drift allows (20 / 1.3 s after the reading), not before half-way
+    assert again is not None and 10.0 + 10.0 < again < 10.0 + 20.0 / 1.3
+    assert reread_at(T, "video", 0.3, read_at=0.0, forecast=10.0) is None  # video windows are wider
+
+
+def test_drift_is_learned_per_model_and_persisted() -> None:
+    saved: dict[str, dict[str, object]] = {}
+    timings = Timings(on_change=lambda key, data: saved.__setitem__(key, data))
+    keys = ("m|2k|4", "m")
+    assert timings.drift(keys) is None
+    timings.observe_drift(keys, 0.05)
+    timings.observe_drift(keys, 0.3)
+    assert timings.drift(keys) == pytest.approx(0.3)  # the most seen among the newest readings
+    assert timings.drift(("m|1k|1", "m")) == pytest.approx(0.3)  # another size of the model: same upstream line
+    restarted = Timings()
+    restarted.load(saved)
+    assert restarted.drift(keys) == pytest.approx(0.3)
+    entry = restarted.learned("m")
+    assert entry is not None and Learned.from_dict(entry.to_dict()).drifts == entry.drifts
