@@ -55,6 +55,7 @@ class Sharing:
         self.lease_s = lease_s
         self.beats: list[Beat] = []  # the engine's work on each beat (recovery scan, refresh, waking waiters)
         self.closing = False
+        self._joined = False  # registered in the store (a process that never started leaves nothing behind)
         self._task: asyncio.Task[None] | None = None
         store.instance = self.id
 
@@ -64,6 +65,7 @@ class Sharing:
 
     async def start(self) -> None:
         await self.store.renew_instance(self.id, self.host, os.getpid(), time.time() + self.lease_s)
+        self._joined = True
         await self.reap()
         log.info("instance %s: lease %.0f s on the shared store", self.id, self.lease_s)
         if self._task is None:
@@ -84,6 +86,8 @@ class Sharing:
     async def leave(self) -> None:
         """Give up the lease at once (after our jobs stopped): another process adopts the unfinished ones, with
         their slots, at its next beat."""
+        if not self._joined:
+            return
         with contextlib.suppress(Exception):
             await self.store.forget_instances([self.id])
 
