@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Beat = Callable[[], Awaitable[None]]
+_HERE: set[str] = set()  # instances started in this process and not closed (tests run several engines in one)
 
 
 def new_instance_id() -> str:
@@ -66,6 +67,7 @@ class Sharing:
     async def start(self) -> None:
         await self.store.renew_instance(self.id, self.host, os.getpid(), time.time() + self.lease_s)
         self._joined = True
+        _HERE.add(self.id)
         await self.reap()
         log.info("instance %s: lease %.0f s on the shared store", self.id, self.lease_s)
         if self._task is None:
@@ -88,6 +90,7 @@ class Sharing:
         their slots, at its next beat."""
         if not self._joined:
             return
+        _HERE.discard(self.id)
         with contextlib.suppress(Exception):
             await self.store.forget_instances([self.id])
 
@@ -119,7 +122,11 @@ class Sharing:
             return False
         if inst.expires_at < now:
             return True
-        return inst.host == self.host and not _pid_alive(inst.pid)
+        # On this host, a pid that is gone is a dead process; so is our own pid under an id this process does not run
+        # (a container restarted: pid 1 again).
+        if inst.host != self.host:
+            return False
+        return inst.id not in _HERE if inst.pid == os.getpid() else not _pid_alive(inst.pid)
 
     async def reap(self) -> None:
         now = time.time()

@@ -6,6 +6,7 @@ The real processes are in tests/api/test_shared_processes.py."""
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 import subprocess
 import sys
@@ -97,6 +98,10 @@ async def test_a_killed_process_on_this_host_is_noticed_by_its_pid(tmp_path: Pat
         await sb.reap()
         assert [i.id for i in await b.instances()] == ["B"]
         assert await b.slots_held("acc") == 0  # nothing runs for it: the slot comes back at once
+        # A process restarted under the same pid (pid 1 in a container): the row with our pid is not us, so gone.
+        await a.renew_instance("A", sa.host, os.getpid(), time.time() + 30)
+        await sb.reap()
+        assert [i.id for i in await b.instances()] == ["B"]
     finally:
         await a.close()
         await b.close()
