@@ -142,8 +142,9 @@ class SqliteLeases:
 
         return await self._run(lambda c: _immediate(c, write))
 
-    async def give_slot(self, job_id: str) -> None:
-        await self._run(lambda c: c.execute("DELETE FROM slots WHERE job_id = ?", (job_id,)))
+    async def give_slot(self, job_id: str, instance: str) -> None:
+        """Give back our slot for a job (never one another process holds for it since it adopted the job)."""
+        await self._run(lambda c: c.execute("DELETE FROM slots WHERE job_id = ? AND instance = ?", (job_id, instance)))
 
     async def slots_held(self, account_key: str) -> int:
         return await self._run(

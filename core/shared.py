@@ -142,7 +142,7 @@ class Sharing:
 
     async def give(self, holder: str) -> None:
         if not self.closing:  # at shutdown the job is left to another process, its slot with it
-            await self.store.give_slot(holder)
+            await self.store.give_slot(holder, self.id)
 
     # ------------------------------------------------------------------------------------------------ daily claim
 

@@ -46,7 +46,9 @@ async def test_slots_are_counted_across_processes(tmp_path: Path) -> None:
         assert not await a.take_slot("acc", "j3", "A", 2)  # two held, one by each: no third anywhere
         assert not await b.take_slot("acc", "j3", "B", 2)
         assert await b.take_slot("other", "j3", "B", 2)  # another account has its own slots
-        await a.give_slot("j1")
+        await b.give_slot("j1", "B")  # not B's to give
+        assert not await a.take_slot("acc", "j3", "A", 2)
+        await a.give_slot("j1", "A")
         assert await b.take_slot("acc", "j4", "B", 2)
         assert await b.slots_held("acc") == 2
         # Many takers at once, from both: never more than the limit.
