@@ -120,10 +120,10 @@ class Engine(VideoToolsMixin):  # omni reference, frame interpolation: core/vide
             if acc.key in saved:
                 acc.restore(saved[acc.key])
         self.timings.load(await self.store.load_timings())  # learned timings: a restarted process starts warm
-        if self.shared is not None:  # a lease, and a heartbeat that also adopts the jobs of processes gone
-            await self.shared.start()
         if self.config.load_catalogue:
             await self.load_catalogue()
+        if self.shared is not None:  # a lease, and a heartbeat that also adopts the jobs of processes gone
+            await self.shared.start()  # (after the catalogue: a job's spec may name a model only it has)
         await self.recovery.recover()
         if self.config.maintenance and self._maintenance is None:
             daily: list[Step] = [self.claim_daily]
