@@ -187,6 +187,16 @@ class SqliteLeases:
 
         return await self._run(lambda c: _immediate(c, write))
 
+    async def owners(self, job_ids: Sequence[str]) -> dict[str, str | None]:
+        """The process each of these jobs belongs to now."""
+
+        def read(conn: sqlite3.Connection) -> dict[str, str | None]:
+            marks = ",".join("?" * len(job_ids))
+            rows = conn.execute(f"SELECT id, instance FROM jobs WHERE id IN ({marks})", list(job_ids)).fetchall()
+            return {r["id"]: r["instance"] for r in rows}
+
+        return await self._run(read) if job_ids else {}
+
     async def disown(self, job_id: str) -> None:
         """A finished job this process cannot deliver (no delivery handler): any process that can may take it."""
         await self._run(lambda c: c.execute("UPDATE jobs SET instance = NULL WHERE id = ?", (job_id,)))

@@ -19,9 +19,11 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import date
+from functools import partial
 from typing import TYPE_CHECKING
 
 from core.accounts import Account
+from core.errors import JimengError
 from core.leases import Instance, SqliteLeases
 from core.policy import CLAIM_LEASE_S
 
@@ -55,6 +57,7 @@ class Sharing:
         self.host = socket.gethostname()
         self.lease_s = lease_s
         self.beats: list[Beat] = []  # the engine's work on each beat (recovery scan, refresh, waking waiters)
+        self.on_lost: Beat | None = None  # our lease had expired: let go of the jobs others adopted meanwhile
         self.closing = False
         self._joined = False  # registered in the store (a process that never started leaves nothing behind)
         self._task: asyncio.Task[None] | None = None
@@ -113,6 +116,8 @@ class Sharing:
                 self.id,
                 self.lease_s,
             )
+            if self.on_lost is not None:
+                await self.on_lost()
         await self.reap()
         for step in self.beats:
             await step()
@@ -163,7 +168,22 @@ def share(engine: Engine) -> Sharing | None:
     engine.deliveries.shared = shared
     engine.deliveries.rescan = engine.recovery.recover
     shared.beats += [engine.pool.wake, engine.recovery.recover, _refresher(engine, store, shared)]
+    shared.on_lost = partial(_let_go, engine, store, shared)
     return shared
+
+
+async def _let_go(engine: Engine, store: SqliteLeases, shared: Sharing) -> None:
+    """Back from a pause longer than our lease: the jobs another process adopted meanwhile are its own now. Stop
+    running them here, writing nothing (the adopter writes their outcome); whoever waits on one here is told."""
+    live = [job_id for job_id, job in engine._jobs.items() if not job.state.terminal]
+    gone = {job_id for job_id, owner in (await store.owners(live)).items() if owner not in (None, shared.id)}
+    for job_id in gone:
+        job = engine._jobs.pop(job_id)
+        job.fail(JimengError("another process took this job over while this one was paused; ask for it by its id"))
+        log.warning("job %s: adopted by another process while we were paused; no longer running it here", job_id)
+    for task in list(engine._tasks):
+        if task.get_name().removeprefix("job:") in gone:
+            task.cancel()
 
 
 def _refresher(engine: Engine, store: SqliteLeases, shared: Sharing) -> Beat:

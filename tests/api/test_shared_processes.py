@@ -180,7 +180,7 @@ async def test_kill_9_of_one_process_mid_job_its_jobs_finish_through_the_other(
         a.proc.send_signal(signal.SIGKILL)
         await a.proc.wait()
     else:
-        a.proc.send_signal(signal.SIGSTOP)  # the fixture's SIGINT would never be read: SIGKILL it at the end
+        a.proc.send_signal(signal.SIGSTOP)  # as if on another host that stopped answering
     killed = time.monotonic()
     if how == "freeze":  # its lease (renewed every second) has not expired yet: its jobs are still its own
         await asyncio.sleep(LEASE_S / 2)
@@ -212,6 +212,15 @@ async def test_kill_9_of_one_process_mid_job_its_jobs_finish_through_the_other(
     assert emulator.duplicate_submits == 0
     assert _most_at_once(emulator) <= 2
     assert "which is gone" in b.log.read_text()
-    if how == "freeze":
-        a.proc.kill()
-        await a.proc.wait()
+    if how == "freeze":  # A wakes up: it learns its lease expired and lets go of what B adopted, writing nothing
+        a.proc.send_signal(signal.SIGCONT)
+        for _ in range(100):
+            if "our lease had expired" in a.log.read_text():
+                break
+            await asyncio.sleep(0.05)
+        assert "our lease had expired" in a.log.read_text()
+        await asyncio.sleep(LEASE_S / 2)
+        async with a.client() as client:
+            for v in videos:
+                assert (await client.videos.retrieve(v.id)).status == "completed"
+        assert set(_submits(emulator).values()) == {1} and len(_submits(emulator)) == 3

@@ -57,3 +57,30 @@ async def test_a_job_waits_for_a_slot_the_other_process_holds(
         await asyncio.wait_for(asyncio.gather(first.wait_terminal(), second.wait_terminal()), 15)
         assert first.last_event.result is not None and second.last_event.result is not None
         assert len(fake_jimeng.calls(PATH_GENERATE)) == 2
+
+
+async def test_a_process_back_from_a_pause_lets_go_of_the_jobs_another_adopted(
+    make_engine: EngineFactory, fake_jimeng: FakeJimeng, tmp_path: Path
+) -> None:
+    fake_jimeng.image_seconds = 1.5
+    async with make_engine(data_dir=tmp_path) as one, make_engine(data_dir=tmp_path) as two:
+        assert one.shared is not None and two.shared is not None
+        job = await one.imagine(ImageParams(prompt="a lighthouse"))
+        while not fake_jimeng.calls(PATH_GENERATE):
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(0.1)  # its row says generating, on one's slot
+        await two.store.forget_instances([one.shared.id])  # as two's beat does once one's lease has expired
+        await two.shared.beat()  # two adopts it, with its slot
+        adopted = two.job(job.id)
+        assert adopted is not None and adopted.recovered
+
+        await one.shared.beat()  # one is back: its lease was gone, the job is two's now
+        assert job.state.value == "failed" and "took this job over" in (job.last_event.error or Exception()).args[0]
+        assert one.job(job.id) is None  # one answers from the store from now on
+        await asyncio.wait_for(adopted.wait_terminal(), 15)
+        assert adopted.last_event.result is not None
+        await two.ledger.flush()
+        await asyncio.sleep(0.2)
+        rec = await one.job_record(job.id)
+        assert rec is not None and rec.state == "succeeded"  # one wrote nothing over two's outcome
+        assert len(fake_jimeng.calls(PATH_GENERATE)) == 1
