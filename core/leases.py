@@ -3,8 +3,9 @@
 Schema 5 of ``core.store``: ``instances`` (one row per running process, its lease renewed by a heartbeat),
 ``slots`` (an account's concurrency slots, one row per job holding one), ``claims`` (the daily credit claim, one row
 per account and Beijing day) and ``jobs.instance`` (the process running a job). Every call is one short transaction;
-those that must read and then write (taking a slot, adopting a job, beginning a claim) run ``BEGIN IMMEDIATE``, so
-two processes cannot both see room for one more. The engine side (heartbeat, adoption) is ``core.shared``.
+those that must read and then write (taking a slot, adopting a job, beginning a claim) run in ``BEGIN IMMEDIATE``
+transactions, so two processes cannot both see room for one more. Taking and giving slots ride in the store's
+batched write transaction (one thread hop for all the jobs of a moment). The engine side (heartbeat, adoption) is ``core.shared``.
 
 An instance is alive while its lease has not expired; a process that stops cleanly deletes its row at once. A slot
 of a dead instance still counts while its job is active (the job is still running upstream) until a live process
@@ -13,6 +14,7 @@ adopts the job (the slot moves with it) or the job ends; then it is reaped.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 import time
@@ -82,6 +84,10 @@ class SqliteLeases:
 
         async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T: ...
 
+        async def _write(self, sql: Any, args: Sequence[Any] = (), *, many: bool = False) -> Any: ...
+
+        def _enqueue(self, sql: Any, args: Sequence[Any] = (), *, many: bool = False) -> asyncio.Future[Any]: ...
+
     # ------------------------------------------------------------------------------------------------ instances
 
     async def renew_instance(self, instance: str, host: str, pid: int, expires_at: float) -> bool:
@@ -140,11 +146,12 @@ class SqliteLeases:
             )
             return True
 
-        return await self._run(lambda c: _immediate(c, write))
+        return bool(await self._write(write))  # in the writer's next transaction, with the jobs' saves
 
-    async def give_slot(self, job_id: str, instance: str) -> None:
-        """Give back our slot for a job (never one another process holds for it since it adopted the job)."""
-        await self._run(lambda c: c.execute("DELETE FROM slots WHERE job_id = ? AND instance = ?", (job_id, instance)))
+    def give_slot(self, job_id: str, instance: str) -> asyncio.Future[Any]:
+        """Give back our slot for a job (never one another process holds for it since it adopted the job). Queued at
+        once, before any take that follows, so the job that frees a slot does not wait for the commit."""
+        return self._enqueue("DELETE FROM slots WHERE job_id = ? AND instance = ?", (job_id, instance))
 
     async def slots_held(self, account_key: str) -> int:
         return await self._run(

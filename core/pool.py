@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import date
 from typing import TYPE_CHECKING
 
@@ -61,10 +61,11 @@ log = logging.getLogger(__name__)
 
 
 class _Waiter:
-    __slots__ = ("wants",)
+    __slots__ = ("taking", "wants")
 
     def __init__(self, wants: Callable[[Account], bool]) -> None:
         self.wants = wants
+        self.taking = False  # has picked an account and is asking the store: those behind it need not wait
 
 
 class AccountPool:
@@ -245,13 +246,25 @@ class AccountPool:
                         if soon is None or soon > MAX_COOLDOWN_WAIT_S:
                             raise self.unavailable_error(candidates, last_error)
                     pos = self._waiters.index(ticket)
-                    ahead = self._waiters[:pos]
+                    ahead = [w for w in self._waiters[:pos] if not w.taking]
                     acc = self._pick(a for a in candidates if a.key not in full and not any(w.wants(a) for w in ahead))
                     if acc is not None:
-                        if self.shared is None or await self.shared.take(acc, holder):
-                            acc.in_flight += 1
+                        acc.in_flight += 1  # reserved while the store is asked, the line free meanwhile
+                        if self.shared is None:
                             return acc
+                        ticket.taking = True
+                        try:
+                            if await self._unlocked(self.shared.take(acc, holder)):
+                                return acc
+                        except BaseException:  # cancelled (or the store failed): a take may still commit after
+                            acc.in_flight -= 1
+                            self.shared.give(holder)
+                            raise
+                        finally:
+                            ticket.taking = False
+                        acc.in_flight -= 1
                         full.add(acc.key)
+                        self._cond.notify_all()
                         continue
                     if last_pos < 0:  # about to join the line: bounded per account (issue #13)
                         self._check_room(candidates, ahead)
@@ -269,6 +282,23 @@ class AccountPool:
             finally:
                 self._waiters.remove(ticket)
                 self._cond.notify_all()
+
+    async def _unlocked(self, work: Awaitable[bool]) -> bool:
+        """Await the store without holding the line's lock (other jobs' takes join the same transaction), then hold
+        it again even when cancelled, as ``Condition.wait`` does."""
+        self._cond.release()
+        try:
+            return await work
+        finally:
+            cancelled = False
+            while True:
+                try:
+                    await self._cond.acquire()
+                    break
+                except asyncio.CancelledError:
+                    cancelled = True
+            if cancelled:
+                raise asyncio.CancelledError
 
     def _check_room(self, candidates: Sequence[Account], ahead: Sequence[_Waiter]) -> None:
         """Refuse to queue behind ``MAX_QUEUED_PER_ACCOUNT`` waiters per account this job could use: past that, a
@@ -301,10 +331,7 @@ class AccountPool:
 
     async def release(self, acc: Account, holder: str = "") -> None:
         if self.shared is not None:
-            try:
-                await self.shared.give(holder)
-            except Exception:  # the store is down: the slot comes back when this process's lease expires
-                log.exception("account %s: could not give back the slot of %s", acc.masked, holder)
+            self.shared.give(holder)  # queued before any take that follows; not waited for
         async with self._cond:
             acc.in_flight = max(0, acc.in_flight - 1)
             self._cond.notify_all()

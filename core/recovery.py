@@ -171,7 +171,7 @@ class Recovery:
 
     async def _fail_record(self, rec: JobRecord, err: JimengError) -> None:
         if self.deliveries.shared is not None:
-            await self.deliveries.shared.give(rec.id)  # the slot adoption gave it, if it had one
+            self.deliveries.shared.give(rec.id)  # the slot adoption gave it, if it had one
         err.submit_id = rec.submit_id
         rec.state, rec.error = JobState.FAILED.value, err.to_dict()
         await self.store.save(rec)

@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from datetime import date
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from core.accounts import Account
 from core.errors import JimengError
@@ -145,9 +145,14 @@ class Sharing:
     async def take(self, acc: Account, holder: str) -> bool:
         return await self.store.take_slot(acc.key, holder, self.id, acc.limit)
 
-    async def give(self, holder: str) -> None:
+    def give(self, holder: str) -> None:
+        """Give a slot back without waiting for the commit (a failure is logged; the lease's end frees it then)."""
         if not self.closing:  # at shutdown the job is left to another process, its slot with it
-            await self.store.give_slot(holder, self.id)
+            self.store.give_slot(holder, self.id).add_done_callback(self._given)
+
+    def _given(self, fut: asyncio.Future[Any]) -> None:
+        if not fut.cancelled() and fut.exception() is not None:
+            log.warning("instance %s: a slot could not be given back: %s", self.id, fut.exception())
 
     # ------------------------------------------------------------------------------------------------ daily claim
 

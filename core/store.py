@@ -1,8 +1,7 @@
 """The durable job store: SQLite in the data directory (WAL), used without blocking the event loop.
 
-One connection, used from worker threads one call at a time (an asyncio lock serialises them). The schema is
-versioned with ``PRAGMA user_version`` and plain forward migrations. The interface (``JobStore`` in core.jobs plus
-the account and retention calls here) is narrow enough for a server database to implement later.
+One connection, used from worker threads one call at a time (an asyncio lock serialises them); several processes
+may share the file (core.leases). Schema versions: ``PRAGMA user_version`` and plain forward migrations.
 """
 
 from __future__ import annotations
@@ -24,6 +23,9 @@ from core.prefstore import MIGRATION_4, SqliteExtras
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 BUSY_TIMEOUT_S = 30.0  # how long a statement waits for another process's write transaction
+# The writer commits statements or functions of the connection: (work, args, executemany?, its answer).
+Work = str | Callable[[sqlite3.Connection], Any]
+Batch = list[tuple[Work, Sequence[Any], bool, "asyncio.Future[Any]"]]
 
 ACTIVE_STATES = tuple(sorted(ACTIVE))
 
@@ -124,9 +126,9 @@ class SqliteJobStore(SqliteExtras, SqliteLeases):
         self.path = Path(path)
         self._conn: sqlite3.Connection | None = None
         self._lock = asyncio.Lock()
-        # Writes queue here; one writer commits everything queued in a single transaction (one thread hop), so
-        # 50 jobs arriving at once cost one commit, not 50 in a row. A write returns once it is committed.
-        self._queue: list[tuple[str, Sequence[Any], bool, asyncio.Future[None]]] = []
+        # Writes queue here; one writer commits all that is queued in one transaction (one thread hop): 50 at once
+        # cost one commit, not 50 in a row. A write returns once committed.
+        self._queue: Batch = []
         self._writer: asyncio.Task[None] | None = None
         self._busy: set[asyncio.Future[Any]] = set()  # thread work in flight (close waits for it)
 
@@ -144,9 +146,7 @@ class SqliteJobStore(SqliteExtras, SqliteLeases):
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA foreign_keys=ON")
-        # Migrate under the write lock, reading the version inside it: two processes starting on one new data
-        # directory migrate it once (the second finds it done), never both.
-        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("BEGIN IMMEDIATE")  # the version is read under the write lock: two processes migrate it once
         try:
             version = conn.execute("PRAGMA user_version").fetchone()[0]
             for number, sql in enumerate(MIGRATIONS[version:], start=version + 1):
@@ -185,13 +185,18 @@ class SqliteJobStore(SqliteExtras, SqliteLeases):
         if not fut.cancelled():
             fut.exception()  # retrieved: a caller that was cancelled no longer awaits it
 
-    async def _write(self, sql: str, args: Sequence[Any], *, many: bool = False) -> None:
+    async def _write(self, sql: Work, args: Sequence[Any] = (), *, many: bool = False) -> Any:
         await self.open()
-        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        return await self._enqueue(sql, args, many=many)
+
+    def _enqueue(self, sql: Work, args: Sequence[Any] = (), *, many: bool = False) -> asyncio.Future[Any]:
+        """Queue a statement, or a function of the connection whose answer the future gets (a slot taken or not),
+        for the writer's next transaction (the store is open). Committed in the order queued."""
+        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._queue.append((sql, args, many, fut))
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._drain(), name="job-store-writer")
-        await fut
+        return fut
 
     async def _drain(self) -> None:
         while self._queue:
@@ -200,29 +205,28 @@ class SqliteJobStore(SqliteExtras, SqliteLeases):
                 conn = self._conn
                 assert conn is not None
                 try:
-                    await self._in_thread(self._commit, conn, batch)
+                    answers = await self._in_thread(self._commit, conn, batch)
                 except Exception as exc:  # report it to every waiting writer
-                    for *_, fut in batch:
-                        if not fut.done():
-                            fut.set_exception(exc)
+                    for fut in (f for *_, f in batch if not f.done()):
+                        fut.set_exception(exc)
                     continue
-            for *_, fut in batch:
+            for (*_, fut), answer in zip(batch, answers, strict=True):
                 if not fut.done():
-                    fut.set_result(None)
+                    fut.set_result(answer)
 
     @staticmethod
-    def _commit(conn: sqlite3.Connection, batch: list[tuple[str, Sequence[Any], bool, asyncio.Future[None]]]) -> None:
+    def _commit(conn: sqlite3.Connection, batch: Batch) -> list[Any]:
         conn.execute("BEGIN IMMEDIATE")  # a short write transaction; busy_timeout waits for another process's
         try:
-            for sql, args, many, _ in batch:
-                if many:
-                    conn.executemany(sql, args)
-                else:
-                    conn.execute(sql, args)
+            answers = [
+                sql(conn) if callable(sql) else (conn.executemany if many else conn.execute)(sql, args) and None
+                for sql, args, many, _ in batch
+            ]
         except BaseException:
             conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
+        return answers
 
     async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         await self.open()
@@ -309,8 +313,7 @@ class SqliteJobStore(SqliteExtras, SqliteLeases):
         return await self._run(read)
 
     async def mark_delivered(self, job_id: str) -> None:
-        now = time.time()
-        await self._write("UPDATE jobs SET delivered_at = ? WHERE id = ?", (now, job_id))
+        await self._write("UPDATE jobs SET delivered_at = ? WHERE id = ?", (time.time(), job_id))
 
     async def count_active(self, *, owner_key: str | None = None, owner_value: Any = None) -> int:
         def read(conn: sqlite3.Connection) -> int:
