@@ -117,7 +117,7 @@ class SqliteLeases:
 
     async def forget_instances(self, dead: Sequence[str]) -> None:
         """Drop dead instances' rows, then every slot that no longer holds anything: its instance is gone and its
-        job is not active (ended, or adopted elsewhere and so moved)."""
+        job is not active, or its job has ended."""
 
         def write(conn: sqlite3.Connection) -> None:
             conn.executemany("DELETE FROM instances WHERE id = ?", [(d,) for d in dead])
@@ -125,6 +125,10 @@ class SqliteLeases:
                 "DELETE FROM slots WHERE instance NOT IN (SELECT id FROM instances) AND job_id NOT IN "
                 f"(SELECT id FROM jobs WHERE state IN ({_MARKS}))",
                 _ACTIVE,
+            )
+            # A slot whose job has ended is stale whoever holds it (a give that never reached the store).
+            conn.execute(
+                "DELETE FROM slots WHERE job_id IN (SELECT id FROM jobs WHERE state IN ('succeeded','failed'))"
             )
 
         await self._run(lambda c: _immediate(c, write))

@@ -83,6 +83,10 @@ async def test_a_dead_process_keeps_its_running_slots_until_a_live_one_adopts_it
         )
         assert wins.count(True) == 2 and wins[2] is True
         assert await b.slots_held("acc") == 1  # the slot moved with the job, it was not freed
+        await a.save(_job("ended", state="failed"))
+        await b.take_slot("acc", "ended", "B", 5)  # its give never reached the store
+        await sb.reap()
+        assert await b.slots_held("acc") == 1  # the ended job's slot is gone, the adopted one's stays
         owner = await b._run(lambda conn: conn.execute("SELECT instance FROM jobs WHERE id = 'running'").fetchone()[0])
         assert owner == ("C" if wins[1] else "B")
         assert not await b.adopt("running", "A", "B", "acc")  # adopted already: never a second time
