@@ -55,8 +55,9 @@ class ResultLinks:
         """A signed link to file ``index`` of a finished job, or None when there is no such file or it expired."""
         if record.state != JobState.SUCCEEDED.value or record.result is None:
             return None
-        if not 0 <= index < len(record.result.get("assets", ())):
-            return None
+        assets = record.result.get("assets", [])
+        if not 0 <= index < len(assets) or not assets[index].get("path"):
+            return None  # no such file, or it was never kept (a link to it could only answer "gone")
         expires = self.expires_for(record)
         if expires <= self.clock():
             return None

@@ -118,8 +118,21 @@ async def render(
 ) -> web.StreamResponse:
     body = envelope(result, extra, job_id)
     if fmt == "url":
+        await _our_links(engine, body, job_id)
         return web.json_response(body, dumps=_dumps)
     return await stream_b64(request, engine, result, body, image_ids(result, job_id))
+
+
+async def _our_links(engine: Engine, body: dict[str, Any], job_id: str | None) -> None:
+    """With signed links on (core/links.py), answer with ours: they live as long as the kept copy, upstream's hours."""
+    if engine.links is None or not job_id:
+        return
+    await engine.settled(job_id)  # the copies are on disk and recorded
+    record = await engine.job_record(job_id)
+    if record is None:
+        return
+    for index, entry in enumerate(body["data"]):
+        entry["url"] = engine.links.url(record, index) or entry["url"]
 
 
 def _dumps(obj: Any) -> str:

@@ -9,6 +9,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import aiohttp
+import openai
 import pytest
 from aiohttp import web
 from pydantic import SecretStr
@@ -159,3 +160,20 @@ def test_a_short_secret_or_a_schemeless_base_url_is_refused_at_start(monkeypatch
         load_settings()
     monkeypatch.setenv("JIMENG_PUBLIC_BASE_URL", "https://links.example")
     assert JimengSettings(_env_file=None).engine_config(required=False).link_secret == SECRET  # type: ignore[call-arg]
+
+
+async def test_with_links_on_the_api_answers_with_our_links(tmp_path: Path) -> None:
+    fake = FakeJimeng(image_seconds=0.2)
+    await fake.start()
+    fake.add_account(POOL_SID, credits=10_000)
+    try:
+        async with served(fake, tmp_path, Clock()) as (base, _engine), aiohttp.ClientSession() as http:
+            async with openai.AsyncOpenAI(base_url=f"{base}/v1", api_key=KEY_A, max_retries=0) as client:
+                answer = await client.images.generate(model="jimeng-4.5", prompt="a lighthouse", n=2)
+            urls = [d.url or "" for d in answer.data]
+            assert len(urls) == 2 and all(u.startswith("http://links.example/v1/files/") for u in urls)
+            for url in urls:
+                async with http.get(local(url, base)) as resp:
+                    assert resp.status == 200 and (await resp.read())[:4] in (b"RIFF", b"\x89PNG", b"\xff\xd8\xff\xe0")
+    finally:
+        await fake.close()
