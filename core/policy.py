@@ -34,10 +34,10 @@ FIRST_POLL_S: Final = 1.0
 IMAGE_POLL_INTERVAL_S: Final = 0.5  # the shortest gap between two polls of one job
 VIDEO_POLL_INTERVAL_S: Final = 1.0
 IMAGE_MAX_GAP_S: Final = 1.0  # the longest gap inside a learned window: the worst lag of a job that lands in it
-VIDEO_MAX_GAP_S: Final = 3.0
+VIDEO_MAX_GAP_S: Final = 2.0  # = the video lag budget (issue #11): a job inside the window is found within it
 WINDOW_POLLS: Final = 2.5  # polls spread over a learned window (fewer: cheaper, more lag; more: the opposite)
 IMAGE_COLD_LAG_FRACTION: Final = 0.085  # a 20 s image job found ≤ 1.8 s after it is ready on the very first run
-VIDEO_COLD_LAG_FRACTION: Final = 0.08
+VIDEO_COLD_LAG_FRACTION: Final = 0.05  # finer than images: the first video teaches the next one a narrower window
 IMAGE_COLD_MIN_GAP_S: Final = 1.0
 VIDEO_COLD_MIN_GAP_S: Final = 1.5
 MAX_POLL_GAP_S: Final = 30.0
