@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.catalogue import DEFAULT_IMAGE_MODEL, DEFAULT_VIDEO_MODEL
-from core.policy import DEFAULT_ACCOUNT_CONCURRENCY
+from core.policy import DEFAULT_ACCOUNT_CONCURRENCY, LEASE_S
 from core.timings import Timing
 from core.tokens import Token
 
@@ -33,3 +33,7 @@ class EngineConfig:
     max_storage_mb: int = 2048
     public_base_url: str | None = None  # with link_secret: signed links to kept results (core.links)
     link_secret: str = ""
+    # Several processes on one data directory (issue #16, core.shared): this process's id (None: host-pid-random)
+    # and how long its lease lasts without a heartbeat (a killed process's slots and jobs come back after it).
+    instance_id: str | None = None
+    lease_s: float = LEASE_S

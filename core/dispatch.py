@@ -160,13 +160,14 @@ class Dispatcher:
                     exclude=seen.tried,
                     last_error=seen.last_error if seen.tried else None,
                     on_queue=queued,
+                    holder=job.id,
                 )
             )
             job.account = acc.masked
             try:
                 result = await self._on_account(job, acc, spec, refs, seen)
             finally:
-                await self.pool.release(acc)
+                await self.pool.release(acc, job.id)
             if result is not None:
                 return result
 
@@ -238,7 +239,7 @@ class Dispatcher:
         except _Refused as refused:
             raise refused.error from None
         finally:
-            await self.pool.release(acc)
+            await self.pool.release(acc, job.id)
 
     # ------------------------------------------------------------------------------------------------ submit & poll
 

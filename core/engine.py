@@ -37,6 +37,7 @@ from core.recovery import Deliveries, Recovery
 from core.registry import Kind, ModelInfo, Registry
 from core.results import Asset
 from core.retention import Download, ResultKeeper, open_asset
+from core.shared import share
 from core.store import SqliteJobStore
 from core.timings import Timings
 from core.tokens import Token, parse_tokens
@@ -104,6 +105,7 @@ class Engine(VideoToolsMixin):  # omni reference, frame interpolation: core/vide
             self._spawn,
         )
         self.pool.on_change = self.ledger.save_account
+        self.shared = share(self)  # other processes on this data directory (issue #16), or None
         self.pool.on_evict = self.dispatcher.forget
         tokens = config.tokens if not isinstance(config.tokens, str) else parse_tokens(config.tokens)
         for tok in tokens:
@@ -120,6 +122,8 @@ class Engine(VideoToolsMixin):  # omni reference, frame interpolation: core/vide
         self.timings.load(await self.store.load_timings())  # learned timings: a restarted process starts warm
         if self.config.load_catalogue:
             await self.load_catalogue()
+        if self.shared is not None:  # a lease, and a heartbeat that also adopts the jobs of processes gone
+            await self.shared.start()  # (after the catalogue: a job's spec may name a model only it has)
         await self.recovery.recover()
         if self.config.maintenance and self._maintenance is None:
             daily: list[Step] = [self.claim_daily]
@@ -132,10 +136,14 @@ class Engine(VideoToolsMixin):  # omni reference, frame interpolation: core/vide
             )
 
     async def close(self) -> None:
+        if self.shared is not None:
+            await self.shared.stop()
         tasks = [*self._tasks, *([self._maintenance] if self._maintenance else [])]
         for t in tasks:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        if self.shared is not None:
+            await self.shared.leave()
         await self.dispatcher.close()
         self._maintenance = None
         await self.ledger.flush()

@@ -74,6 +74,11 @@ MAX_QUEUED_PER_ACCOUNT: Final = 10
 QUEUE_FULL_RETRY_S: Final = 10.0
 # Callers' own accounts (API Bearer mode) remembered at once; idle ones beyond are forgotten.
 MAX_ADHOC_ACCOUNTS: Final = 1000
+# Several processes on one data directory (issue #16, core.shared): a process's lease lasts LEASE_S and is renewed
+# every third of it; a process that stops renewing it (killed on another host) loses its slots and jobs after that.
+LEASE_S: Final = 30.0
+CLAIM_LEASE_S: Final = 60.0  # a daily claim in progress; past this a crashed claimer's turn passes to another
+SLOT_POLL_S: Final = 0.5  # a job waiting for a slot another process holds looks at the store again this often
 
 # --------------------------------------------------------------------------------------------------------------------
 # Uploads and reference images

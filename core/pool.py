@@ -10,8 +10,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import date
+from typing import TYPE_CHECKING
 
 from core.accounts import (
     Account,
@@ -39,6 +40,7 @@ from core.policy import (
     MAX_QUEUED_PER_ACCOUNT,
     QUEUE_FULL_RETRY_S,
     RATE_LIMIT_COOLDOWN_S,
+    SLOT_POLL_S,
 )
 from core.tokens import Token
 from core.transport import Upstream
@@ -52,14 +54,18 @@ from core.wire import (
     Region,
 )
 
+if TYPE_CHECKING:
+    from core.shared import Sharing
+
 log = logging.getLogger(__name__)
 
 
 class _Waiter:
-    __slots__ = ("wants",)
+    __slots__ = ("taking", "wants")
 
     def __init__(self, wants: Callable[[Account], bool]) -> None:
         self.wants = wants
+        self.taking = False  # has picked an account and is asking the store: those behind it need not wait
 
 
 class AccountPool:
@@ -82,6 +88,9 @@ class AccountPool:
         self._waiters: list[_Waiter] = []
         self.on_change: Callable[[Account], None] | None = None  # persistence hook (the engine saves state)
         self.on_evict: Callable[[list[str]], None] | None = None  # forgotten caller accounts (the engine drops pollers)
+        # Other processes on the data directory (issue #16): a slot is a lease in the store too, and the daily claim
+        # is made by one process per account and day. None: this process is alone (no data directory).
+        self.shared: Sharing | None = None
 
     # ------------------------------------------------------------------------------------------------ membership
 
@@ -215,10 +224,13 @@ class AccountPool:
         exclude: set[str] | None = None,
         last_error: JimengError | None = None,
         on_queue: Callable[[int, int], None] | None = None,
+        holder: str = "",
     ) -> Account:
         """Reserve a slot on an account; wait in line (FIFO) while every healthy one is busy.
 
-        A waiter may take an account only if no one ahead of it in line could use that account.
+        A waiter may take an account only if no one ahead of it in line could use that account. With other processes
+        on the store, the slot is also a lease there for ``holder`` (the job): an account whose slots other processes
+        hold is skipped, and the line looks at the store again every ``SLOT_POLL_S``.
         """
         excluded = exclude or set()
         ticket = _Waiter(lambda a: a.region in regions and a.key not in excluded and (among is None or a in among))
@@ -226,6 +238,7 @@ class AccountPool:
             self._waiters.append(ticket)
             try:
                 last_pos = -1
+                full: set[str] = set()  # accounts whose slots other processes hold (this look)
                 while True:
                     candidates = self._candidates(regions, among, excluded)
                     if not any(self.usable(a) for a in candidates):
@@ -233,23 +246,59 @@ class AccountPool:
                         if soon is None or soon > MAX_COOLDOWN_WAIT_S:
                             raise self.unavailable_error(candidates, last_error)
                     pos = self._waiters.index(ticket)
-                    ahead = self._waiters[:pos]
-                    acc = self._pick(a for a in candidates if not any(w.wants(a) for w in ahead))
+                    ahead = [w for w in self._waiters[:pos] if not w.taking]
+                    acc = self._pick(a for a in candidates if a.key not in full and not any(w.wants(a) for w in ahead))
                     if acc is not None:
-                        acc.in_flight += 1
-                        return acc
+                        acc.in_flight += 1  # reserved while the store is asked, the line free meanwhile
+                        if self.shared is None:
+                            return acc
+                        ticket.taking = True
+                        try:
+                            if await self._unlocked(self.shared.take(acc, holder)):
+                                return acc
+                        except BaseException:  # cancelled (or the store failed): a take may still commit after
+                            acc.in_flight -= 1
+                            self.shared.give(holder)
+                            raise
+                        finally:
+                            ticket.taking = False
+                        acc.in_flight -= 1
+                        full.add(acc.key)
+                        self._cond.notify_all()
+                        continue
                     if last_pos < 0:  # about to join the line: bounded per account (issue #13)
                         self._check_room(candidates, ahead)
                     if on_queue is not None and pos != last_pos:
                         on_queue(pos + 1, len(self._waiters))
                         last_pos = pos
+                    wake = self._next_wake()
+                    if full:
+                        wake = min(wake or SLOT_POLL_S, SLOT_POLL_S)
+                        full.clear()
                     try:
-                        await asyncio.wait_for(self._cond.wait(), timeout=self._next_wake())
+                        await asyncio.wait_for(self._cond.wait(), timeout=wake)
                     except TimeoutError:
-                        pass  # a cool-down ended: look again
+                        pass  # a cool-down ended, or another process may have given a slot back: look again
             finally:
                 self._waiters.remove(ticket)
                 self._cond.notify_all()
+
+    async def _unlocked(self, work: Awaitable[bool]) -> bool:
+        """Await the store without holding the line's lock (other jobs' takes join the same transaction), then hold
+        it again even when cancelled, as ``Condition.wait`` does."""
+        self._cond.release()
+        try:
+            return await work
+        finally:
+            cancelled = False
+            while True:
+                try:
+                    await self._cond.acquire()
+                    break
+                except asyncio.CancelledError:
+                    cancelled = True
+            if cancelled:
+                raise asyncio.CancelledError
 
     def _check_room(self, candidates: Sequence[Account], ahead: Sequence[_Waiter]) -> None:
         """Refuse to queue behind ``MAX_QUEUED_PER_ACCOUNT`` waiters per account this job could use: past that, a
@@ -280,7 +329,9 @@ class AccountPool:
         future = [e for e in ends if e > 0]
         return max(0.05, min(future)) if future else None
 
-    async def release(self, acc: Account) -> None:
+    async def release(self, acc: Account, holder: str = "") -> None:
+        if self.shared is not None:
+            self.shared.give(holder)  # queued before any take that follows; not waited for
         async with self._cond:
             acc.in_flight = max(0, acc.in_flight - 1)
             self._cond.notify_all()
@@ -318,6 +369,16 @@ class AccountPool:
         """Claim the daily free credits once a day (PROTOCOL.md §3.2). Honest about ``-4 shark check reject``."""
         if self.claimed_today(acc) and not force:
             return ClaimResult(acc.masked, ok=True, already=True, message="already claimed today")
+        day = self._today()
+        if self.shared is not None and acc.pooled and not await self.shared.begin_claim(acc, day) and not force:
+            # Another process claimed it today (or is claiming it now): once per account and day (issue #16).
+            return ClaimResult(acc.masked, ok=True, already=True, message="already claimed today by another process")
+        result = await self._claim(acc)
+        if self.shared is not None and acc.pooled:
+            await self.shared.end_claim(acc, day, done=result.ok)
+        return result
+
+    async def _claim(self, acc: Account) -> ClaimResult:
         info = REGIONS[acc.region]
         referer = f"{info.web_origin}/ai-tool/home" if acc.region is Region.CN else f"{info.web_origin}/"
         try:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.dispatch import Dispatcher, ResumeMode, needs_refs, total_items
 from core.errors import JimengError, error_from_dict
@@ -20,6 +20,9 @@ from core.params import spec_from_dict
 from core.pool import AccountPool
 from core.registry import Registry
 from core.retention import ResultKeeper
+
+if TYPE_CHECKING:
+    from core.shared import Sharing
 
 log = logging.getLogger(__name__)
 
@@ -35,9 +38,17 @@ class Deliveries:
         self._track = track
         self._handler: DeliveryHandler | None = None
         self._waiting: list[Job] = []
+        self.shared: Sharing | None = None
+        self.rescan: Callable[[], Coroutine[Any, Any, None]] | None = None  # the recovery scan (core.shared)
+
+    @property
+    def has_handler(self) -> bool:
+        return self._handler is not None
 
     def set_handler(self, handler: DeliveryHandler | None) -> None:
         self._handler = handler
+        if handler is not None and self.shared is not None and self.shared.started and self.rescan is not None:
+            self._track(asyncio.create_task(self.rescan(), name="recovery-scan"))  # finished jobs of gone processes
         if handler is not None and self._waiting:
             pending, self._waiting = self._waiting, []
             for job in pending:
@@ -52,6 +63,8 @@ class Deliveries:
     async def hand_over(self, job: Job) -> None:
         if self._handler is None:
             self._waiting.append(job)
+            if self.shared is not None:  # a process that can deliver it (the bot) may take it over
+                await self.shared.store.disown(job.id)
             return
         try:
             await self._handler(job)
@@ -85,17 +98,39 @@ class Recovery:
         self.spawn = spawn
 
     async def recover(self) -> None:
-        """Resume every job a previous process left unfinished; hand finished-but-undelivered ones over again."""
-        for rec in await self.store.active():
-            if rec.id not in self.jobs:
-                await self._resume_record(rec)
-        for rec in await self.store.undelivered():
-            if rec.id in self.jobs:
-                continue
+        """Resume every job a previous process left unfinished; hand finished-but-undelivered ones over again.
+
+        With other processes on the store (``deliveries.shared``) this runs at start and on every heartbeat, and
+        takes only jobs whose process is gone (its lease expired, or its pid on this host), each adopted in one
+        transaction so that no two processes resume the same job; finished ones only when this process has a
+        delivery handler (the bot), since one without (the API) could only hold them."""
+        for rec in await self._orphans(terminal=False):
+            await self._resume_record(rec)
+        if self.deliveries.shared is not None and not self.deliveries.has_handler:
+            return
+        for rec in await self._orphans(terminal=True):
             done = self._job_from_terminal(rec)
             if done is not None:
                 self.jobs[done.id] = done
                 await self.deliveries.hand_over(done)
+
+    async def _orphans(self, *, terminal: bool) -> list[JobRecord]:
+        """The jobs to take over (active, or finished and undelivered) that this process does not have yet."""
+        shared = self.deliveries.shared
+        if shared is None:  # alone on the store: every one
+            found = await (self.store.undelivered() if terminal else self.store.active())
+            return [r for r in found if r.id not in self.jobs]
+        out: list[JobRecord] = []
+        for job_id, was in (await shared.store.orphans(terminal=terminal)).items():
+            rec = None if job_id in self.jobs else await self.store.get(job_id)
+            if rec is None or (rec.state in ("succeeded", "failed")) != terminal:
+                continue
+            runs_upstream = rec.body is not None and rec.state in ("submitting", "pending", "generating")
+            if await shared.store.adopt(job_id, was, shared.id, rec.account_key if runs_upstream else None):
+                if was is not None:
+                    log.info("job %s: adopted from process %s, which is gone", job_id, was)
+                out.append(rec)
+        return out
 
     async def _resume_record(self, rec: JobRecord) -> None:
         try:
@@ -135,6 +170,8 @@ class Recovery:
         return await self.keeper.load_refs(rec.refs) or []
 
     async def _fail_record(self, rec: JobRecord, err: JimengError) -> None:
+        if self.deliveries.shared is not None:
+            self.deliveries.shared.give(rec.id)  # the slot adoption gave it, if it had one
         err.submit_id = rec.submit_id
         rec.state, rec.error = JobState.FAILED.value, err.to_dict()
         await self.store.save(rec)

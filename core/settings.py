@@ -18,6 +18,7 @@ from core.policy import (
     DEFAULT_ACCOUNT_CONCURRENCY,
     IMAGE_DEADLINE_S,
     IMAGE_EXPECTED_S,
+    LEASE_S,
     VIDEO_DEADLINE_S,
     VIDEO_EXPECTED_S,
 )
@@ -52,6 +53,8 @@ class JimengSettings(BaseSettings):
     # First guess of how long a job takes, before the engine has observed any (the first poll comes near it).
     image_expected_s: float = Field(default=IMAGE_EXPECTED_S, gt=0)
     video_expected_s: float = Field(default=VIDEO_EXPECTED_S, gt=0)
+    # Processes sharing the data directory (issue #16): a killed one's slots and jobs come back after this.
+    lease_seconds: float = Field(default=LEASE_S, ge=1, le=3600)
 
     @field_validator("link_secret")
     @classmethod
@@ -100,6 +103,7 @@ class JimengSettings(BaseSettings):
             max_storage_mb=self.max_storage_mb,
             public_base_url=self.public_base_url or None,
             link_secret=self.link_secret.get_secret_value(),
+            lease_s=self.lease_seconds,
             timing=Timing(
                 image_deadline=self.image_deadline_s,
                 video_deadline=self.video_deadline_s,

@@ -1,8 +1,7 @@
 """The durable job store: SQLite in the data directory (WAL), used without blocking the event loop.
 
-One connection, used from worker threads one call at a time (an asyncio lock serialises them). The schema is
-versioned with ``PRAGMA user_version`` and plain forward migrations. The interface (``JobStore`` in core.jobs plus
-the account and retention calls here) is narrow enough for a server database to implement later.
+One connection, used from worker threads one call at a time (an asyncio lock serialises them); several processes
+may share the file (core.leases). Schema versions: ``PRAGMA user_version`` and plain forward migrations.
 """
 
 from __future__ import annotations
@@ -18,10 +17,15 @@ from typing import Any, TypeVar
 
 from core.jobs import ACTIVE_STATES as ACTIVE
 from core.jobs import JobRecord, MemoryJobStore
+from core.leases import MIGRATION_5, SqliteLeases
 from core.prefstore import MIGRATION_4, SqliteExtras
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+BUSY_TIMEOUT_S = 30.0  # how long a statement waits for another process's write transaction
+# The writer commits statements or functions of the connection: (work, args, executemany?, its answer).
+Work = str | Callable[[sqlite3.Connection], Any]
+Batch = list[tuple[Work, Sequence[Any], bool, "asyncio.Future[Any]"]]
 
 ACTIVE_STATES = tuple(sorted(ACTIVE))
 
@@ -75,11 +79,13 @@ MIGRATIONS: list[str] = [
     """,
     # 4: server and member settings, what each job cost, usage by time (issue #15; core.prefstore)
     MIGRATION_4,
+    # 5: processes sharing the data directory: instances, account slots, daily claims, jobs.instance (core.leases)
+    MIGRATION_5,
 ]
 
 _JOB_COLUMNS = (
     "id, kind, spec, owner, submit_id, state, account_key, history_id, body, result, error, finished, total, "
-    "delivered_at, created_at, updated_at, refs"
+    "delivered_at, created_at, updated_at, refs, instance"
 )
 
 
@@ -113,16 +119,16 @@ def _row_to_record(row: sqlite3.Row) -> JobRecord:
     )
 
 
-class SqliteJobStore(SqliteExtras):
+class SqliteJobStore(SqliteExtras, SqliteLeases):
     """Jobs, account state, learned timings, retained result files, settings and usage in one SQLite database."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self._conn: sqlite3.Connection | None = None
         self._lock = asyncio.Lock()
-        # Writes queue here; one writer commits everything queued in a single transaction (one thread hop), so
-        # 50 jobs arriving at once cost one commit, not 50 in a row. A write returns once it is committed.
-        self._queue: list[tuple[str, Sequence[Any], bool, asyncio.Future[None]]] = []
+        # Writes queue here; one writer commits all that is queued in one transaction (one thread hop): 50 at once
+        # cost one commit, not 50 in a row. A write returns once committed.
+        self._queue: Batch = []
         self._writer: asyncio.Task[None] | None = None
         self._busy: set[asyncio.Future[Any]] = set()  # thread work in flight (close waits for it)
 
@@ -134,15 +140,25 @@ class SqliteJobStore(SqliteExtras):
 
     def _open_sync(self) -> sqlite3.Connection:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
+        conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=BUSY_TIMEOUT_S)
         conn.row_factory = sqlite3.Row
+        conn.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")  # other processes write too (issue #16)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA foreign_keys=ON")
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        for number, sql in enumerate(MIGRATIONS[version:], start=version + 1):
-            conn.executescript(f"BEGIN; {sql}; PRAGMA user_version={number}; COMMIT;")
-            log.info("job store %s migrated to schema %d", self.path, number)
+        conn.execute("BEGIN IMMEDIATE")  # the version is read under the write lock: two processes migrate it once
+        try:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            for number, sql in enumerate(MIGRATIONS[version:], start=version + 1):
+                for statement in filter(str.strip, sql.split(";")):  # no migration has a ";" inside a statement
+                    conn.execute(statement)
+                conn.execute(f"PRAGMA user_version={number}")
+                log.info("job store %s migrated to schema %d", self.path, number)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            conn.close()
+            raise
+        conn.execute("COMMIT")
         return conn
 
     async def close(self) -> None:
@@ -169,13 +185,18 @@ class SqliteJobStore(SqliteExtras):
         if not fut.cancelled():
             fut.exception()  # retrieved: a caller that was cancelled no longer awaits it
 
-    async def _write(self, sql: str, args: Sequence[Any], *, many: bool = False) -> None:
+    async def _write(self, sql: Work, args: Sequence[Any] = (), *, many: bool = False) -> Any:
         await self.open()
-        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        return await self._enqueue(sql, args, many=many)
+
+    def _enqueue(self, sql: Work, args: Sequence[Any] = (), *, many: bool = False) -> asyncio.Future[Any]:
+        """Queue a statement, or a function of the connection whose answer the future gets (a slot taken or not),
+        for the writer's next transaction (the store is open). Committed in the order queued."""
+        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._queue.append((sql, args, many, fut))
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._drain(), name="job-store-writer")
-        await fut
+        return fut
 
     async def _drain(self) -> None:
         while self._queue:
@@ -184,29 +205,28 @@ class SqliteJobStore(SqliteExtras):
                 conn = self._conn
                 assert conn is not None
                 try:
-                    await self._in_thread(self._commit, conn, batch)
+                    answers = await self._in_thread(self._commit, conn, batch)
                 except Exception as exc:  # report it to every waiting writer
-                    for *_, fut in batch:
-                        if not fut.done():
-                            fut.set_exception(exc)
+                    for fut in (f for *_, f in batch if not f.done()):
+                        fut.set_exception(exc)
                     continue
-            for *_, fut in batch:
+            for (*_, fut), answer in zip(batch, answers, strict=True):
                 if not fut.done():
-                    fut.set_result(None)
+                    fut.set_result(answer)
 
     @staticmethod
-    def _commit(conn: sqlite3.Connection, batch: list[tuple[str, Sequence[Any], bool, asyncio.Future[None]]]) -> None:
-        conn.execute("BEGIN")
+    def _commit(conn: sqlite3.Connection, batch: Batch) -> list[Any]:
+        conn.execute("BEGIN IMMEDIATE")  # a short write transaction; busy_timeout waits for another process's
         try:
-            for sql, args, many, _ in batch:
-                if many:
-                    conn.executemany(sql, args)
-                else:
-                    conn.execute(sql, args)
+            answers = [
+                sql(conn) if callable(sql) else (conn.executemany if many else conn.execute)(sql, args) and None
+                for sql, args, many, _ in batch
+            ]
         except BaseException:
             conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
+        return answers
 
     async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         await self.open()
@@ -237,16 +257,17 @@ class SqliteJobStore(SqliteExtras):
             record.created_at,
             record.updated_at,
             _dumps(record.refs),
+            self.instance,  # the process running it (core.leases)
         )
 
         await self._write(
-            f"INSERT INTO jobs ({_JOB_COLUMNS}) VALUES ({', '.join('?' * 17)}) "
+            f"INSERT INTO jobs ({_JOB_COLUMNS}) VALUES ({', '.join('?' * 18)}) "
             "ON CONFLICT(id) DO UPDATE SET state=excluded.state, "
             "account_key=COALESCE(excluded.account_key, jobs.account_key), "
             "history_id=COALESCE(excluded.history_id, jobs.history_id), body=COALESCE(excluded.body, jobs.body), "
             "result=excluded.result, error=excluded.error, finished=excluded.finished, total=excluded.total, "
             "delivered_at=COALESCE(excluded.delivered_at, jobs.delivered_at), updated_at=excluded.updated_at, "
-            "refs=COALESCE(excluded.refs, jobs.refs)",
+            "refs=COALESCE(excluded.refs, jobs.refs), instance=COALESCE(excluded.instance, jobs.instance)",
             values,
         )
 
@@ -292,8 +313,7 @@ class SqliteJobStore(SqliteExtras):
         return await self._run(read)
 
     async def mark_delivered(self, job_id: str) -> None:
-        now = time.time()
-        await self._write("UPDATE jobs SET delivered_at = ? WHERE id = ?", (now, job_id))
+        await self._write("UPDATE jobs SET delivered_at = ? WHERE id = ?", (time.time(), job_id))
 
     async def count_active(self, *, owner_key: str | None = None, owner_value: Any = None) -> int:
         def read(conn: sqlite3.Connection) -> int:

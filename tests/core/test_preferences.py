@@ -39,7 +39,7 @@ async def test_schema_3_file_with_jobs_migrates_to_4(tmp_path: Path) -> None:
 
     store = SqliteJobStore(path)
     try:
-        assert await store._run(lambda c: c.execute("PRAGMA user_version").fetchone()[0]) == 4 == len(MIGRATIONS)
+        assert await store._run(lambda c: c.execute("PRAGMA user_version").fetchone()[0]) == len(MIGRATIONS) >= 4
         old = await store.get("j1")
         assert old is not None and old.owner == {"user_id": 7, "guild_id": 1}
         rows = await store.usage_rows({"user_id": 7}, 0)
