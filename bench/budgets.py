@@ -21,6 +21,17 @@ def _credit(res: dict[str, Any]) -> float | None:
     return max((r["per_job"]["credit"] for r in rows), default=None)
 
 
+def _answered(*keys: str) -> Callable[[dict[str, Any]], float | None]:
+    """The share of a row's requests answered 200 (a row of refusals measures nothing)."""
+    ok, total = _path(*keys, "ok"), _path(*keys, "requests")
+
+    def get(res: dict[str, Any]) -> float | None:
+        n = total(res)
+        return (ok(res) or 0.0) / n if n else None
+
+    return get
+
+
 def _path(*keys: str) -> Callable[[dict[str, Any]], float | None]:
     def get(res: dict[str, Any]) -> float | None:
         node: Any = res
@@ -76,6 +87,7 @@ BUDGETS: tuple[Budget, ...] = (
     Budget("credit requests per job (worst scenario)", 0, "req", _credit),
     Budget("API overhead p50, 1 concurrent", 5, "ms", _path("overhead", "c1", "overhead_p50_ms")),
     Budget("API overhead p50, 50 concurrent", 5, "ms", _path("overhead", "c50", "overhead_p50_ms")),
+    Budget("API overhead rows: share answered 200 (at least)", 1.0, "", _answered("overhead", "c50"), at_least=True),
     Budget("server CPU per 60 s job, 1 in flight", 0.05, "s", _path("cpu", "cpu_s_per_job")),
     Budget("server RSS idle", 80, "MiB", _path("cpu", "idle_rss_mib")),
     Budget("server RSS peak, 200 jobs in flight", 120, "MiB", _path("inflight", "peak_rss_mib")),
