@@ -338,10 +338,12 @@ class ImageUploader:
         headers: dict[str, str],
         body: bytes | None,
         step: str,
+        service: str = "ImageX",
     ) -> tuple[int, Any]:
+        """One signed call to ImageX (or VOD, core.vod: same signing, same answers). Faults name ``service``."""
         # Encode the query exactly as it was signed (RFC 3986) and stop yarl from re-quoting it.
         target = self.upstream.rewrite(f"https://{host}/?{urlencode(query, safe='-_.~', quote_via=quote)}")
-        self.upstream.stats.add(f"imagex:{step}")
+        self.upstream.stats.add(f"{service.lower()}:{step}")
         try:
             async with self.upstream.http.request(
                 method, URL(target, encoded=True), data=body, headers=headers, timeout=self._timeout
@@ -349,9 +351,9 @@ class ImageUploader:
                 status = resp.status
                 raw = await resp.read()
         except TimeoutError:
-            raise _Fault(f"ImageX {step} timed out", transient=True) from None
+            raise _Fault(f"{service} {step} timed out", transient=True) from None
         except aiohttp.ClientError as exc:
-            raise _Fault(f"ImageX {step} connection failed ({type(exc).__name__})", transient=True) from None
+            raise _Fault(f"{service} {step} connection failed ({type(exc).__name__})", transient=True) from None
         try:
             return status, json.loads(raw)
         except ValueError:

@@ -16,10 +16,6 @@ import random
 import string
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote, urlencode
-
-import aiohttp
-from yarl import URL
 
 from core import sigv4
 from core.errors import UpstreamUploadError
@@ -158,19 +154,4 @@ class VodUploader:
     async def _request(
         self, method: str, query: list[tuple[str, str]], headers: dict[str, str], body: bytes | None, step: str
     ) -> tuple[int, Any]:
-        target = self.upstream.rewrite(f"https://{VOD_HOST}/?{urlencode(query, safe='-_.~', quote_via=quote)}")
-        self.upstream.stats.add(f"vod:{step}")
-        try:
-            async with self.upstream.http.request(
-                method, URL(target, encoded=True), data=body, headers=headers, timeout=self.images._timeout
-            ) as resp:
-                status = resp.status
-                raw = await resp.read()
-        except TimeoutError:
-            raise _Fault(f"VOD {step} timed out", transient=True) from None
-        except aiohttp.ClientError as exc:
-            raise _Fault(f"VOD {step} connection failed ({type(exc).__name__})", transient=True) from None
-        try:
-            return status, json.loads(raw)
-        except ValueError:
-            return status, None
+        return await self.images._request(method, VOD_HOST, query, headers, body, step, service="VOD")
