@@ -31,6 +31,18 @@ STAND_IN_PROMPT = "…"  # asks core about references before the compose form ha
 RefSource = discord.Attachment | RefImage | Asset
 
 
+def bot_of(interaction: discord.Interaction) -> JimengBot:
+    return interaction.client  # type: ignore[return-value]
+
+
+async def job_record(interaction: discord.Interaction, job_id: str) -> JobRecord:
+    """The stored record of a job a button or form names (``e_job_gone`` when the store no longer has it)."""
+    record = await bot_of(interaction).engine.store.get(job_id)
+    if record is None:
+        raise BotError("e_job_gone", job=job_id)
+    return record
+
+
 def is_image_attachment(att: discord.Attachment) -> bool:
     ctype = (att.content_type or "").lower()
     return ctype.startswith("image/") or (not ctype and att.filename.lower().endswith(IMAGE_SUFFIXES))

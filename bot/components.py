@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 import discord
 
 from bot import actions
+from bot.actions import bot_of as _bot
+from bot.actions import job_record as _record
 from bot.i18n import language, t
 from bot.omni_ui import is_omni_only, launch_omni, omni_models, reroll_omni
 from bot.render import BotError
@@ -21,23 +23,12 @@ from bot.tools_ui import rerun as rerun_tool
 from core import ImageParams, JobRecord, VideoParams
 
 if TYPE_CHECKING:
-    from bot.bot import JimengBot
+    pass
 
 log = logging.getLogger(__name__)
 
 JOB = r"(?P<job>[A-Za-z0-9_-]{1,64})"
 MAX_MODAL_FILES = 10
-
-
-def _bot(interaction: discord.Interaction) -> JimengBot:
-    return interaction.client  # type: ignore[return-value]
-
-
-async def _record(interaction: discord.Interaction, job_id: str) -> JobRecord:
-    record = await _bot(interaction).engine.store.get(job_id)
-    if record is None:
-        raise BotError("e_job_gone", job=job_id)
-    return record
 
 
 def _asset(record: JobRecord, n: int) -> Any:

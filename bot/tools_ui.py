@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any
 import discord
 
 import bot.strings_tools  # noqa: F401  (registers the strings)
+from bot.actions import bot_of as _bot
+from bot.actions import job_record as _record
 from bot.actions import lang_of, owner_of, result_assets
 from bot.i18n import t
 from bot.render import BotError
@@ -37,17 +39,6 @@ log = logging.getLogger(__name__)
 JOB = r"(?P<job>[A-Za-z0-9_-]{1,64})"
 N = r"(?P<n>\d{1,2})"
 ZOOMS = ("1.5", "2")
-
-
-def _bot(interaction: discord.Interaction) -> JimengBot:
-    return interaction.client  # type: ignore[return-value]
-
-
-async def _record(interaction: discord.Interaction, job_id: str) -> JobRecord:
-    record = await _bot(interaction).engine.store.get(job_id)
-    if record is None:
-        raise BotError("e_job_gone", job=job_id)
-    return record
 
 
 def _image(record: JobRecord, n: int) -> Asset:
