@@ -306,8 +306,10 @@ def test_truncated_image_is_refused() -> None:
 _RSS_CHILD = """
 import asyncio, base64, sys
 import aiohttp
-from core.decoding import DECODE_BUDGET
+from core.decoding import DECODE_BUDGET, map_large_allocations
 from core.media import prepare_all
+
+map_large_allocations()  # as `python -m api` and `python -m bot` do at start (glibc keeps freed arenas otherwise)
 
 async def main() -> None:
     data = open(sys.argv[1], "rb").read()
