@@ -13,9 +13,9 @@ from pydantic import BaseModel, ValidationError
 from api.auth import Caller
 from api.body import UploadedFile
 from api.errors import from_validation
-from api.keys import ACTIVE, CALLER, QUOTA, SERVICES, SETTINGS
+from api.keys import ACTIVE, CALLER, QUOTA, SERVICES, SETTINGS, STREAMING
 from api.settings import ApiSettings
-from core import Engine, Job, JobResult
+from core import Asset, Engine, Job, JobResult
 from core.media import RefImage
 
 M = TypeVar("M", bound=BaseModel)
@@ -91,3 +91,20 @@ def as_list(value: Any) -> list[Any]:
     if value is None:
         return []
     return list(value) if isinstance(value, list | tuple) else [value]
+
+
+async def stream_asset(
+    request: web.Request, engine: Engine, asset: Asset, headers: Mapping[str, str] | None = None
+) -> web.StreamResponse:
+    """Answer with a result file, streamed from ``engine.download`` (the kept copy when there is one)."""
+    async with engine.download(asset) as dl:
+        resp = web.StreamResponse(status=200, headers=headers)
+        resp.content_type = dl.content_type
+        if dl.size is not None:
+            resp.content_length = dl.size
+        request[STREAMING] = True
+        await resp.prepare(request)
+        async for chunk in dl.chunks:
+            await resp.write(chunk)
+    await resp.write_eof()
+    return resp

@@ -12,8 +12,7 @@ from pathlib import Path
 from aiohttp import web
 
 from api.errors import ApiError
-from api.handlers.common import engine_of
-from api.keys import STREAMING
+from api.handlers.common import engine_of, stream_asset
 from core import Asset
 from core.links import LinkError
 
@@ -40,14 +39,4 @@ async def serve(request: web.Request) -> web.StreamResponse:
     asset = Asset.from_dict(assets[index])
     if not asset.path or not await asyncio.to_thread(Path(asset.path).is_file):  # evicted: never refetch upstream
         raise ApiError(410, "this result is no longer kept", code="gone")
-    async with engine.download(asset) as dl:
-        resp = web.StreamResponse(status=200, headers={"Cache-Control": _CACHE})
-        resp.content_type = dl.content_type
-        if dl.size is not None:
-            resp.content_length = dl.size
-        request[STREAMING] = True
-        await resp.prepare(request)
-        async for chunk in dl.chunks:
-            await resp.write(chunk)
-    await resp.write_eof()
-    return resp
+    return await stream_asset(request, engine, asset, {"Cache-Control": _CACHE})

@@ -17,8 +17,17 @@ from aiohttp import web
 from api.body import read_input
 from api.errors import ApiError, bad_request, from_core, renamed_params
 from api.handlers import video_refs
-from api.handlers.common import as_list, caller_of, engine_of, launch, parse, refs, settings_of, wait_for_caller
-from api.keys import STREAMING
+from api.handlers.common import (
+    as_list,
+    caller_of,
+    engine_of,
+    launch,
+    parse,
+    refs,
+    settings_of,
+    stream_asset,
+    wait_for_caller,
+)
 from api.schemas import InputReference, VideoCreateRequest, VideoGenerationRequest
 from core import Asset, Job, JobEvent, JobRecord, JobState, VideoParams
 from core.errors import JimengError
@@ -322,18 +331,7 @@ async def content(request: web.Request) -> web.StreamResponse:
         if not asset.cover_url:
             raise ApiError(404, "this video has no thumbnail", param="variant", code="not_found")
         asset = Asset(kind="image", url=asset.cover_url)
-    engine = engine_of(request)
-    async with engine.download(asset) as dl:
-        resp = web.StreamResponse(status=200)
-        resp.content_type = dl.content_type
-        if dl.size is not None:
-            resp.content_length = dl.size
-        request[STREAMING] = True
-        await resp.prepare(request)
-        async for chunk in dl.chunks:
-            await resp.write(chunk)
-    await resp.write_eof()
-    return resp
+    return await stream_asset(request, engine_of(request), asset)
 
 
 async def interpolate(request: web.Request) -> web.Response:
