@@ -126,6 +126,8 @@ async def test_a_holder_that_stops_renewing_is_replaced_within_the_poll_lease(
         frozen._task.cancel()  # the holder stops polling and renewing, and says nothing
         theirs = await two.imagine(ImageParams(prompt="the watcher's"))
         started = time.monotonic()
+        await asyncio.sleep(1.0)
+        assert _poller(two).ticks == 0  # the frozen holder's poll lease still runs: two waits for its looks
         await _finish([theirs], fake_jimeng)
         assert time.monotonic() - started < 1.5 + 5.0 + 1.5  # the job, the poll lease, a look
         assert _poller(two).ticks > 0
