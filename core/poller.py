@@ -5,9 +5,9 @@ learned for its model, a window sized from the observed spread once something is
 next-poll time and asks for every in-flight job of the account at once; a job that was not due but is seen not ready
 counts as polled (its next poll moves on), so jobs in flight together cost one request per tick, not one each.
 What is learned is an interval (last "not ready" while generating … first "ready", measured from the generation
-start); a job found ready at its first look teaches no duration. The start is upstream's line forecast, re-read once
-before it may end when forecasts have proved inexact (``core.timings.reread_at``). Status 45 with every item present
-is harvested at once (PROTOCOL.md §10.3).
+start); a job found ready at its first look teaches no duration. The start is upstream's line forecast at the pace it
+counts down between readings (``line_start``), re-read once before it may end while that may be off by more than a
+poll gap (``reread_at``). Status 45 with every item present is harvested at once (PROTOCOL.md §10.3).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from core.jobs import Job, JobState
 from core.policy import VANISHED_POLLS
 from core.pollshare import AccountShare
 from core.results import Asset, RecordView, parse_record
-from core.timings import Estimate, Timing, Timings, human_duration, line_drift, next_poll, reread_at
+from core.timings import Estimate, Timing, Timings, human_duration, line_drift, line_start, next_poll, reread_at
 from core.transport import Identity, Upstream
 from core.wire import PATH_HISTORY_BY_IDS, RET_OK, STATUS_FAILED, STATUS_QUEUED, STATUS_SUCCESS, TaskStatus
 
@@ -69,6 +69,7 @@ class Tracked:
     read_at: float = 0.0  # the latest reading of upstream's forecast of the line (PROTOCOL.md §10.2) ...
     forecast: float = 0.0  # ... and the seconds it said were left (0: no line, or none read)
     rereads: int = 0  # looks scheduled only to re-read that forecast (one per job)
+    line0: tuple[float, float] | None = None  # the first reading of its line: when, and the seconds it said
     future: asyncio.Future[tuple[list[Asset], RecordView | None, bool]] | None = field(default=None)
 
     def eta(self, now: float) -> float | None:
@@ -139,7 +140,7 @@ class AccountPoller:
             unconfirmed=unconfirmed,
         )
         if answer is not None and answer.status in STATUS_QUEUED:
-            t.queued_at, t.read_at, t.forecast = now, now, start - now
+            t.queued_at, t.read_at, t.forecast, t.line0 = now, now, start - now, (now, start - now)
         elif answer is not None:
             t.generating_at = now
         self._schedule(t, next_poll(self.timing, kind, estimate, start=start, now=now), now)
@@ -287,12 +288,7 @@ class AccountPoller:
             self._line(t, now, now + (view.queue_eta_s or 0.0))
             pos, length = _queue_place(view)
             t.job.publish(
-                JobState.PENDING,
-                queue_position=pos,
-                queue_length=length,
-                eta_s=t.eta(now),
-                total=want,
-                finished=0,
+                JobState.PENDING, queue_position=pos, queue_length=length, eta_s=t.eta(now), total=want, finished=0
             )
         else:
             if t.generating_at is None:  # it is generating: it did not start later than now
@@ -302,8 +298,8 @@ class AccountPoller:
         self._not_ready(t, now, due, moved=moved)
 
     def _line(self, t: Tracked, now: float, end: float | None) -> None:
-        """A look at the job's line upstream: in it until ``end`` (upstream's forecast), or out of it (None). Two
-        readings tell how far the forecast drifts (learned per model, core.timings); the start follows the newest."""
+        """A look at the job's line upstream: in it until ``end`` (upstream's forecast), or out of it (None). Readings
+        teach how far forecasts drift; the start follows the newest at the pace measured since the first (core.timings)."""
         before = t.read_at + t.forecast
         if t.forecast > 0 and (end is not None or now < before):
             sample = line_drift(before, t.read_at, now if end is None else end, now)
@@ -312,13 +308,15 @@ class AccountPoller:
         if end is None:
             t.generating_at, t.start_at = now, min(t.start_at, now)
         else:
-            t.queued_at, t.read_at, t.forecast, t.start_at = now, now, end - now, end
+            start, _ = line_start(t.line0, now, end - now, self.timings.drift(t.keys))
+            t.queued_at, t.read_at, t.forecast, t.start_at = now, now, end - now, start
+            t.line0 = t.line0 or (now, end - now)
 
     def _schedule(self, t: Tracked, at: float, now: float) -> None:
         """Poll at ``at`` (the schedule), or earlier to re-read the forecast of a line that may be off by more than
         a poll gap (``reread_at``: learned per model, so an upstream with exact forecasts pays nothing)."""
         if t.generating_at is None and t.forecast > 0 and not t.rereads:
-            drift = self.timings.drift(t.keys)
+            _, drift = line_start(t.line0, t.read_at, t.forecast, self.timings.drift(t.keys))
             again = reread_at(self.timing, t.kind, drift, read_at=t.read_at, forecast=t.forecast)
             if again is not None and again < at:
                 # Another job's poll from half-way on reads this line too: one request for both.

@@ -15,11 +15,13 @@ The schedule (``next_poll``), all times absolute on the poller's clock:
   it), then every Δ = window / ``WINDOW_POLLS`` (between the interval and the max gap); past the window the gap
   grows again, so a slower-than-usual job costs a few polls, not a flood. A job ready at its first look teaches no
   duration but moves the next window down a step (a late window would otherwise never learn it is late);
-* upstream's line (``reread_at``): the start is upstream's forecast, which may be off. How far it moves between
-  two readings of a job's line is learned per model as a DRIFT (an upper bound given its whole-second rounding;
-  ``LINE_PRIOR_DRIFT`` until readings prove less). While the forecast may be off by more than a poll gap, the job
-  is looked at once more just before the earliest start that drift allows, to re-read it; forecasts proved exact
-  cost nothing;
+* upstream's line (``line_start``, ``reread_at``): the start is upstream's forecast, which may be off. How far it
+  moves between two readings of a job's line is learned per model as a DRIFT (an upper bound given its whole-second
+  rounding; ``LINE_PRIOR_DRIFT`` until readings prove less): the forecast counts 1 ± drift seconds per second. Two
+  readings of the same job w seconds apart narrow that pace to what they show ± 1 s / w, and the start is where the
+  countdown reaches 0 at it. While the start may still be off by more than a poll gap, the job is looked at once
+  more just before the earliest start allowed, to re-read it; forecasts proved exact, or long lines whose pace the
+  status looks (every ``queue_refresh``) measured, cost nothing;
 * a model known only under another resolution/count (a coarse estimate): the cold schedule, starting at half of
   the coarse low edge.
 """
@@ -323,6 +325,26 @@ def line_drift(prev_end: float, prev_at: float, end: float, now: float) -> float
     moved = abs(end - prev_end)
     most, least = (moved + LINE_ROUNDING_S) / waited, (moved - LINE_ROUNDING_S) / waited
     return min(1.0, max(0.0, least, min(LINE_PRIOR_DRIFT, most)))
+
+
+def line_start(
+    first: tuple[float, float] | None, now: float, forecast: float, drift: float | None
+) -> tuple[float, float]:
+    """When generation should start, read at ``now`` (``forecast`` seconds of line left), and how far that may still
+    be off per second of line left (a drift). Upstream's forecast counts down at its own pace, 1 ± drift seconds per
+    second; the job's first reading (``first``: when, and what it said) ``w`` s earlier narrows that pace to the
+    countdown seen ± (1 s rounding) / w, and once that is at most half the drift's range the start is where the
+    countdown reaches 0 at the middle of it (shorter waits: rounding would move the start more than it tells)."""
+    d = min(LINE_PRIOR_DRIFT if drift is None else drift, 0.9)
+    lo, hi = 1 - d, 1 + d
+    waited = now - first[0] if first is not None else 0.0
+    if first is not None and forecast > 0 and waited * d >= 2 * LINE_ROUNDING_S:  # known twice as well: use it
+        seen = ((first[1] - forecast - LINE_ROUNDING_S) / waited, (first[1] - forecast + LINE_ROUNDING_S) / waited)
+        lo, hi = max(lo, seen[0]), min(hi, seen[1])
+        if lo > hi:  # the countdown proved the drift known wrong: what it shows, or (it went up) the newest reading
+            lo, hi = seen if seen[0] > 0 else (1.0, 1.0)
+    pace = (lo + hi) / 2
+    return now + forecast / pace, (hi - lo) / 2 / pace
 
 
 def reread_at(timing: Timing, kind: str, drift: float | None, *, read_at: float, forecast: float) -> float | None:

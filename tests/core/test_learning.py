@@ -6,6 +6,7 @@ learned), never wall-clock budgets: those live in ``make bench``.
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -188,3 +189,30 @@ async def test_a_line_is_read_again_only_when_its_forecast_proved_inexact(drift:
         ]
         assert len(in_line) == (0 if drift == 0 else 1), (drift, fj.queue_s, fj.queue_bias, len(in_line))
     assert learned is not None and (learned == 0 if drift == 0 else learned > 0)
+
+
+async def test_a_long_line_is_placed_by_the_pace_its_forecast_counts_down_at() -> None:
+    """queue=positions, a line of 21 s whose forecast says 22 % too much (seed 20), read when the job is submitted
+    and every 8 s (``queue_refresh``): upstream's forecast counts down at its own pace, and readings far apart
+    measure it. The start is where that countdown reaches 0, so the job is not looked at again just to re-read the
+    line (the newest reading alone would put the start 1–3 s late and ask for one more look before it)."""
+    fake = FakeJimeng(image_seconds=60.0, jitter=0.0, queue="positions", seed=20)
+    await fake.start()
+    try:
+        fake.add_account(sid("p"))
+        async with engine_for(fake, sid("p"), timing=Timing(queue_refresh=8.0)) as engine:
+            job = await engine.imagine(ImageParams(prompt="a long line", count=1))
+            expected: list[float] = []
+            async for ev in job.events():
+                if ev.state is JobState.GENERATING:
+                    break
+                if ev.state is JobState.PENDING and ev.eta_s is not None:
+                    expected.append(time.monotonic() + ev.eta_s)
+    finally:
+        await fake.close()
+    fj = fake.jobs[job.submit_id]
+    start = fj.started + fj.queue_s
+    assert fj.queue_s > 20 and fj.queue_bias > 1.2, "the seed gives a long line with a long forecast"
+    in_line = [r for r in fake.calls(HISTORY) if job.submit_id in r.json["submit_ids"] and r.time < start]
+    assert len(in_line) == 2, [round(r.time - fj.started, 1) for r in in_line]  # the two refreshes, nothing more
+    assert abs(expected[-1] - start) < 0.75, [round(e - fj.started, 2) for e in expected]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from core.policy import LINE_PRIOR_DRIFT
-from core.timings import Learned, Timing, Timings, human_duration, line_drift, reread_at
+from core.timings import Learned, Timing, Timings, human_duration, line_drift, line_start, reread_at
 
 T = Timing()  # production knobs: images poll at least every 0.5 s, at most 1 s apart in a window
 
@@ -38,6 +38,22 @@ def test_a_line_is_read_again_only_where_its_forecast_may_miss_the_window() -> N
     # before the earliest start a 30 % drift allows (20 / 1.3 s after the reading), not before half-way
     assert again is not None and 10.0 + 10.0 < again < 10.0 + 20.0 / 1.3
     assert reread_at(T, "video", 0.3, read_at=0.0, forecast=7.0) is None  # video windows are wider
+
+
+def test_a_long_line_starts_where_its_countdown_reaches_zero_at_the_pace_measured() -> None:
+    # a forecast 25 % long (it counts 1.25 s per second): 50 s said at the submit, 25 s said 20 s later
+    start, residual = line_start((0.0, 50.0), 20.0, 25.0, 0.3)
+    assert start == pytest.approx(40.0)  # not 20 + 25 = 45: the newest reading alone would be 5 s late
+    assert residual == pytest.approx(1 / 20 / 1.25)  # the pace is known to ± (1 s rounding) / 20 s waited ...
+    assert reread_at(T, "video", residual, read_at=20.0, forecast=25.0) is None  # ... so no look just to re-read it
+    assert reread_at(T, "video", 0.3, read_at=20.0, forecast=25.0) is not None  # the model's drift alone: one more
+    # one reading, or readings too close together to narrow the pace much: the newest reading, and the drift known
+    assert line_start(None, 2.0, 3.0, None) == (5.0, LINE_PRIOR_DRIFT)
+    assert line_start((0.0, 7.0), 4.0, 4.0, 0.3) == (8.0, pytest.approx(0.3))  # 3 ± 1 s in 4 s: not yet
+    # a countdown faster than the drift known allows: what the countdown shows
+    assert line_start((0.0, 50.0), 20.0, 20.0, 0.3)[0] == pytest.approx(20.0 + 20.0 / 1.5)
+    # a forecast that jumped against the drift known (it grew): the newest reading
+    assert line_start((0.0, 10.0), 10.0, 20.0, 0.3) == (30.0, 0.0)
 
 
 def test_drift_is_learned_per_model_and_persisted() -> None:
