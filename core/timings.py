@@ -333,8 +333,10 @@ def line_start(
     """When generation should start, read at ``now`` (``forecast`` seconds of line left), and how far that may still
     be off per second of line left (a drift). Upstream's forecast counts down at its own pace, 1 ± drift seconds per
     second; the job's first reading (``first``: when, and what it said) ``w`` s earlier narrows that pace to the
-    countdown seen ± (1 s rounding) / w, and once that is at most half the drift's range the start is where the
-    countdown reaches 0 at the middle of it (shorter waits: rounding would move the start more than it tells)."""
+    countdown seen ± (1 s rounding) / w. Once that is at most half the drift's range (shorter waits: rounding would
+    move the start more than it tells), the start is where the countdown reaches 0 at the pace nearest to 1 s per
+    second that the readings allow: an exact forecast stays exact, one proved off is corrected as little as they
+    allow. Also returned: how far the true pace may be from that one, relative to it (a drift, for ``reread_at``)."""
     d = min(LINE_PRIOR_DRIFT if drift is None else drift, 0.9)
     lo, hi = 1 - d, 1 + d
     waited = now - first[0] if first is not None else 0.0
@@ -343,8 +345,8 @@ def line_start(
         lo, hi = max(lo, seen[0]), min(hi, seen[1])
         if lo > hi:  # the countdown proved the drift known wrong: what it shows, or (it went up) the newest reading
             lo, hi = seen if seen[0] > 0 else (1.0, 1.0)
-    pace = (lo + hi) / 2
-    return now + forecast / pace, (hi - lo) / 2 / pace
+    pace = min(max(1.0, lo), hi)  # the forecast at its word, unless the readings prove it counts at another pace
+    return now + forecast / pace, max(pace - lo, hi - pace) / pace
 
 
 def reread_at(timing: Timing, kind: str, drift: float | None, *, read_at: float, forecast: float) -> float | None:

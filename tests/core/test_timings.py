@@ -41,17 +41,19 @@ def test_a_line_is_read_again_only_where_its_forecast_may_miss_the_window() -> N
 
 
 def test_a_long_line_starts_where_its_countdown_reaches_zero_at_the_pace_measured() -> None:
-    # a forecast 25 % long (it counts 1.25 s per second): 50 s said at the submit, 25 s said 20 s later
-    start, residual = line_start((0.0, 50.0), 20.0, 25.0, 0.3)
-    assert start == pytest.approx(40.0)  # not 20 + 25 = 45: the newest reading alone would be 5 s late
-    assert residual == pytest.approx(1 / 20 / 1.25)  # the pace is known to ± (1 s rounding) / 20 s waited ...
-    assert reread_at(T, "video", residual, read_at=20.0, forecast=25.0) is None  # ... so no look just to re-read it
-    assert reread_at(T, "video", 0.3, read_at=20.0, forecast=25.0) is not None  # the model's drift alone: one more
+    # a forecast 25 % long (it counts 1.25 s per second): 60 s said at the submit, 10 s said 40 s later
+    start, residual = line_start((0.0, 60.0), 40.0, 10.0, 0.3)
+    assert start == pytest.approx(40.0 + 10.0 / (49 / 40))  # ≈ 48.2, not 50: the newest reading alone is 2 s late
+    assert residual == pytest.approx(2 / 49)  # the pace is known to ± (1 s rounding) / 40 s waited ...
+    assert reread_at(T, "video", residual, read_at=40.0, forecast=10.0) is None  # ... so no look just to re-read it
+    assert reread_at(T, "video", 0.3, read_at=40.0, forecast=10.0) is not None  # the model's drift alone: one more
+    # an exact forecast stays exact: the readings allow a pace of 1
+    assert line_start((0.0, 60.0), 40.0, 20.0, 0.3)[0] == pytest.approx(60.0)
     # one reading, or readings too close together to narrow the pace much: the newest reading, and the drift known
     assert line_start(None, 2.0, 3.0, None) == (5.0, LINE_PRIOR_DRIFT)
     assert line_start((0.0, 7.0), 4.0, 4.0, 0.3) == (8.0, pytest.approx(0.3))  # 3 ± 1 s in 4 s: not yet
     # a countdown faster than the drift known allows: what the countdown shows
-    assert line_start((0.0, 50.0), 20.0, 20.0, 0.3)[0] == pytest.approx(20.0 + 20.0 / 1.5)
+    assert line_start((0.0, 50.0), 20.0, 20.0, 0.3)[0] == pytest.approx(20.0 + 20.0 / 1.45)  # 30 ± 1 s in 20 s
     # a forecast that jumped against the drift known (it grew): the newest reading
     assert line_start((0.0, 10.0), 10.0, 20.0, 0.3) == (30.0, 0.0)
 
