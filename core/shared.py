@@ -23,8 +23,9 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from core.accounts import Account
-from core.errors import JimengError
-from core.leases import Instance, SqliteLeases
+from core.announce import LeaseStore
+from core.errors import JimengError, StoreUnavailableError
+from core.leases import Instance
 from core.policy import CLAIM_LEASE_S
 
 if TYPE_CHECKING:
@@ -51,7 +52,7 @@ def _pid_alive(pid: int) -> bool:
 
 
 class Sharing:
-    def __init__(self, store: SqliteLeases, *, instance: str | None = None, lease_s: float) -> None:
+    def __init__(self, store: LeaseStore, *, instance: str | None = None, lease_s: float) -> None:
         self.store = store
         self.id = instance or new_instance_id()
         self.host = socket.gethostname()
@@ -104,6 +105,8 @@ class Sharing:
                 await self.beat()
             except asyncio.CancelledError:
                 raise
+            except StoreUnavailableError as err:  # the database is away (PostgreSQL): one line, not a traceback
+                log.warning("instance %s: heartbeat: %s", self.id, err.message)
             except Exception:
                 log.exception("instance %s: heartbeat failed; trying again in %.1f s", self.id, self.interval)
 
@@ -166,7 +169,7 @@ class Sharing:
 def share(engine: Engine) -> Sharing | None:
     """Wire an engine to the other processes on its store (None when the store is this process's alone)."""
     store = engine.store
-    if not isinstance(store, SqliteLeases):
+    if not isinstance(store, LeaseStore):
         return None
     shared = Sharing(store, instance=engine.config.instance_id, lease_s=engine.config.lease_s)
     engine.pool.shared = shared
@@ -177,7 +180,7 @@ def share(engine: Engine) -> Sharing | None:
     return shared
 
 
-async def _let_go(engine: Engine, store: SqliteLeases, shared: Sharing) -> None:
+async def _let_go(engine: Engine, store: LeaseStore, shared: Sharing) -> None:
     """Back from a pause longer than our lease: the jobs another process adopted meanwhile are its own now. Stop
     running them here, writing nothing (the adopter writes their outcome); whoever waits on one here is told."""
     live = [job_id for job_id, job in engine._jobs.items() if not job.state.terminal]
@@ -191,7 +194,7 @@ async def _let_go(engine: Engine, store: SqliteLeases, shared: Sharing) -> None:
             task.cancel()
 
 
-def _refresher(engine: Engine, store: SqliteLeases, shared: Sharing) -> Beat:
+def _refresher(engine: Engine, store: LeaseStore, shared: Sharing) -> Beat:
     """What other processes learned (timings) and changed (account state: cool-downs, credits, the claim)."""
     last = time.time()
 
