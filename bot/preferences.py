@@ -19,6 +19,7 @@ from bot.checks import ChannelNotAllowed, can_manage_guild, channel_allowed
 from bot.i18n import language
 from bot.render import BotError
 from core import Job
+from core.backends import accepting
 from core.errors import DailyQuotaError
 from core.preferences import GuildSettings, MemberPrefs, Preferences, ServerDefaults
 from core.quotas import Quotas, QuotaStatus
@@ -124,7 +125,9 @@ class Gate:
         return channel_allowed(self.channel_ids(guild_id), interaction)
 
     async def admit(self, interaction: discord.Interaction) -> None:
-        """Before a job from an interaction (command, button, form) is deferred: channel, role, quota."""
+        """Before a job from an interaction (command, button, form) is deferred: channel, role, quota; and a store
+        that can keep the job (StoreUnavailableError, an ephemeral refusal, while the database is away)."""
+        await accepting(self.bot.engine.store)
         guild = interaction.guild
         if guild is None:
             return

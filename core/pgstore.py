@@ -117,10 +117,10 @@ class PgJobStore(PgExtras, PgLeases):
         async with self._opening:
             if self._pool is not None:
                 return
-            async with self._guard():
+            try:
                 pool = await asyncpg.create_pool(
                     self.url,
-                    min_size=1,
+                    min_size=0,  # no floor to restore: asyncpg would log a traceback for it while the server is away
                     max_size=POOL_SIZE,
                     timeout=self.connect_timeout,
                     command_timeout=COMMAND_TIMEOUT_S,
@@ -129,9 +129,14 @@ class PgJobStore(PgExtras, PgLeases):
                     async with pool.acquire() as conn:
                         await migrate(conn)
                 except BaseException:
-                    await pool.close()
+                    pool.terminate()
                     raise
+            except (*LOST, asyncpg.PostgresError) as exc:  # refused, unknown host, bad password, no such database
+                self.available = False
+                reason = str(exc).strip() or type(exc).__name__
+                raise StoreUnavailableError(f"cannot reach the job store at {self.masked_url}: {reason}") from exc
             self._pool = pool
+            self.available, self._heard_at = True, time.monotonic()
 
     async def close(self) -> None:
         if self._writer is not None:
