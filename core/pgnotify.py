@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import re
 from typing import Any
@@ -22,9 +23,13 @@ _CHANNEL = re.compile(r"[a-z0-9_]{1,63}")
 
 
 def check_channel(channel: str) -> str:
-    if not _CHANNEL.fullmatch(channel):
-        raise ValueError(f"announcement channel {channel!r}: use 1-63 characters of a-z, 0-9 and _")
-    return channel
+    """The PostgreSQL channel of an announcement name: itself when it is a plain identifier (a-z, 0-9, _, at most 63),
+    else a digest of it (``polls:cn:abcd…`` → ``jimeng_<32 hex>``), the same in every process."""
+    if not channel:
+        raise ValueError("an announcement needs a channel name")
+    if _CHANNEL.fullmatch(channel):
+        return channel
+    return "jimeng_" + hashlib.sha256(channel.encode()).hexdigest()[:32]
 
 
 def mask_url(url: str) -> str:
