@@ -8,6 +8,7 @@ language. The few things read synchronously (a language, the line limits) come f
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
@@ -20,7 +21,7 @@ from bot.i18n import language
 from bot.render import BotError
 from core import Job
 from core.backends import accepting
-from core.errors import DailyQuotaError
+from core.errors import DailyQuotaError, StoreUnavailableError
 from core.preferences import GuildSettings, MemberPrefs, Preferences, ServerDefaults
 from core.quotas import Quotas, QuotaStatus
 from core.usage import Usage
@@ -85,10 +86,12 @@ class Gate:
         self._guilds.pop(guild_id, None)
 
     async def warm(self, interaction: discord.Interaction) -> None:
-        """Read the server's settings and the member's preferences before an interaction is handled."""
-        if interaction.guild_id is not None:
-            await self.guild(interaction.guild_id)
-        await self.member(interaction.guild_id, interaction.user.id)
+        """Read the server's settings and the member's preferences before an interaction is handled. While the job store
+        is away (PostgreSQL) what is cached stands: a job is then refused by ``admit``, other commands by their reads."""
+        with contextlib.suppress(StoreUnavailableError):
+            if interaction.guild_id is not None:
+                await self.guild(interaction.guild_id)
+            await self.member(interaction.guild_id, interaction.user.id)
 
     def channel_ids(self, guild_id: int | None) -> tuple[int, ...]:
         settings = self._guilds.get(guild_id) if guild_id is not None else None

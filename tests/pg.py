@@ -73,8 +73,10 @@ class PgCluster:
             raise RuntimeError(f"{tool} failed ({done.returncode}): {done.stderr.strip() or done.stdout.strip()}")
 
     def start(self) -> None:
+        # fsync off: fast, and still crash-safe for a server killed while the machine runs (the tests do that); no
+        # synchronous_commit=off, which would lose commits to "pg_ctl stop -m immediate".
         opts = (
-            f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off "
+            f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off "
             "-c full_page_writes=off -c max_connections=200"
         )
         self._run("pg_ctl", "start", "-w", "-t", "60", "-D", str(self.data), "-l", str(self.root / "log"), "-o", opts)
