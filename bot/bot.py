@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -51,7 +52,13 @@ class JimengTree(app_commands.CommandTree["JimengBot"]):
         raise ChannelNotAllowed(gate.channel_ids(interaction.guild_id))
 
 
-class JimengBot(commands.Bot):
+class JimengBot(commands.AutoShardedBot):
+    """Always sharded (issue #16): discord.py asks GET /gateway/bot for the recommended shard count at each start
+    (one shard until about 2,500 servers, so a small bot is one connection as before), unless the settings fix the
+    count and the shards this process runs (DISCORD_SHARD_COUNT / DISCORD_SHARD_IDS, to split them over processes
+    sharing one store). Nothing here depends on the shard: replies go over REST, and a server's interactions always
+    reach the process that runs its shard."""
+
     def __init__(
         self,
         *,
@@ -67,6 +74,8 @@ class JimengBot(commands.Bot):
         options.setdefault("help_command", None)
         # Nothing a member types (prompts are echoed) may ping anyone; sends that should ping the requester say so.
         options.setdefault("allowed_mentions", discord.AllowedMentions.none())
+        options.setdefault("shard_count", self.config.shard_count)
+        options.setdefault("shard_ids", list(self.config.shard_ids) or None)
         super().__init__(command_prefix=commands.when_mentioned, intents=intents, tree_cls=JimengTree, **options)
         self.engine = engine
         self.data_dir = Path(data_dir)
@@ -85,9 +94,20 @@ class JimengBot(commands.Bot):
         for ext in self.config.extensions:
             await self.load_extension(ext)
         self.add_dynamic_items(*DYNAMIC_ITEMS)
-        await self.sync_if_changed()
+        if self.syncs_commands:
+            await self.sync_if_changed()
         # Jobs a previous process accepted (resumed by the engine after a restart) are delivered by this bot.
         self.engine.set_delivery_handler(self.runner.deliver_recovered)
+
+    @property
+    def syncs_commands(self) -> bool:
+        """Commands belong to the application, not a shard: of processes that split the shards, the one running
+        shard 0 syncs them."""
+        return not self.config.shard_ids or 0 in self.config.shard_ids
+
+    async def on_ready(self) -> None:
+        shards = sorted(self.shards)
+        log.info("connected to Discord: %d server(s), shard(s) %s of %s", len(self.guilds), shards, self.shard_count)
 
     async def _payload(self, guild: discord.abc.Snowflake | None) -> list[dict[str, Any]]:
         translator = self.tree.translator
@@ -175,7 +195,10 @@ class JimengBot(commands.Bot):
         if not channel_id or now - self._admin_noticed.get(channel_id, float("-inf")) < ADMIN_NOTICE_EVERY_S:
             return
         self._admin_noticed[channel_id] = now
-        channel = self.get_channel(channel_id)
+        channel: Any = self.get_channel(channel_id)
+        if channel is None:  # a server on a shard another process runs
+            with contextlib.suppress(discord.HTTPException):
+                channel = await self.fetch_channel(channel_id)
         if isinstance(channel, discord.abc.Messageable):
             masked = ", ".join(s.masked for s in self.engine.status() if s.state == "invalid") or "?"
             try:

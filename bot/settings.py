@@ -33,6 +33,8 @@ class BotConfig:
     locale: str = "en-US"  # replies for members whose Discord language is neither English nor Chinese
     admin_channel_id: int | None = None  # where "the session expired" notices go
     interaction_deadline_s: float = 14 * 60.0  # after this, results go to the channel (tokens live 15 min)
+    shard_count: int | None = None  # None: the count Discord recommends (GET /gateway/bot) at each start
+    shard_ids: tuple[int, ...] = ()  # the shards this process runs; empty: all of them
     extensions: tuple[str, ...] = field(
         default=("cogs.errors", "cogs.images", "cogs.videos", "cogs.account", "cogs.settings")
     )
@@ -52,12 +54,30 @@ class DiscordSettings(BaseSettings):
     message_content: bool = False
     locale: str = "en-US"
     admin_channel_id: int | None = None
+    # Discord at scale (issue #16): empty = the count Discord recommends; set both to split shards over processes
+    shard_count: int | None = Field(default=None, ge=1, le=4096)
+    shard_ids: str = ""
+
+    def _shards(self) -> tuple[int, ...]:
+        try:
+            ids = _ids(self.shard_ids)
+        except ValueError:
+            raise MissingSettingError("DISCORD_SHARD_IDS must be comma-separated shard numbers (0, 1, …)") from None
+        if ids and self.shard_count is None:
+            raise MissingSettingError("DISCORD_SHARD_IDS needs DISCORD_SHARD_COUNT (the total over every process)")
+        if ids and (len(set(ids)) != len(ids) or not all(0 <= i < (self.shard_count or 0) for i in ids)):
+            raise MissingSettingError(
+                f"DISCORD_SHARD_IDS must be distinct numbers from 0 to {(self.shard_count or 1) - 1} "
+                "(DISCORD_SHARD_COUNT - 1)"
+            )
+        return ids
 
     def bot_config(self) -> BotConfig:
         try:
             guilds, channels = _ids(self.guild_ids), _ids(self.channel_ids)
         except ValueError:
             raise MissingSettingError("DISCORD_GUILD_IDS / DISCORD_CHANNEL_IDS must be comma-separated ids") from None
+        shard_ids = self._shards()
         locale = self.locale if self.locale in LOCALES else "en-US"
         return BotConfig(
             guild_ids=guilds,
@@ -69,6 +89,8 @@ class DiscordSettings(BaseSettings):
             message_content=self.message_content,
             locale=locale,
             admin_channel_id=self.admin_channel_id,
+            shard_count=self.shard_count,
+            shard_ids=shard_ids,
         )
 
 

@@ -35,6 +35,7 @@ from core.omni import MediaSpec, upload_materials
 from core.params import ImageSpec, VideoSpec
 from core.policy import RATE_LIMIT_RETRIES
 from core.poller import AccountPoller, Resubmit
+from core.pollshare import AccountShare
 from core.pool import AccountPool
 from core.results import Asset, RecordView, download_renditions, parse_record
 from core.timings import Timing, Timings
@@ -128,6 +129,7 @@ class Dispatcher:
         self._clock = clock
         self._uploader = ImageUploader(upstream)
         self._pollers: dict[str, AccountPoller] = {}
+        self.polls: Callable[[Account], AccountShare] | None = None  # with other processes (core.shared)
 
     async def close(self) -> None:
         for p in self._pollers.values():
@@ -247,6 +249,7 @@ class Dispatcher:
         poller = self._pollers.get(acc.key)
         if poller is None:
             poller = AccountPoller(self.upstream, acc, self.timing, self.timings, clock=self._clock)
+            poller.share = self.polls(acc) if self.polls is not None else None  # one poller for all (core.pollshare)
             self._pollers[acc.key] = poller
         return poller
 

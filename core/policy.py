@@ -78,6 +78,13 @@ MAX_ADHOC_ACCOUNTS: Final = 1000
 # every third of it; a process that stops renewing it (killed on another host) loses its slots and jobs after that.
 LEASE_S: Final = 30.0
 CLAIM_LEASE_S: Final = 60.0  # a daily claim in progress; past this a crashed claimer's turn passes to another
+# One poller per account across processes (core.pollshare): the process polling an account for all holds its poll
+# lease this long, renewed while it polls (a dead poller's accounts pass to another after it). On SQLite the others
+# are not notified: the poller reads new due times every SHARED_WATCH_S, a process waiting for a look every
+# SHARED_LOOK_S (a look's lag grows by up to that).
+POLL_LEASE_S: Final = 5.0
+SHARED_WATCH_S: Final = 0.25
+SHARED_LOOK_S: Final = 0.1
 SLOT_POLL_S: Final = 0.5  # a job waiting for a slot another process holds looks at the store again this often
 
 # --------------------------------------------------------------------------------------------------------------------

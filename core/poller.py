@@ -31,6 +31,7 @@ from core.errors import (
 )
 from core.jobs import Job, JobState
 from core.policy import VANISHED_POLLS
+from core.pollshare import AccountShare
 from core.results import Asset, RecordView, parse_record
 from core.timings import Estimate, Timing, Timings, human_duration, line_drift, next_poll, reread_at
 from core.transport import Identity, Upstream
@@ -103,6 +104,7 @@ class AccountPoller:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.ticks = 0
+        self.share: AccountShare | None = None  # set when other processes share the store (core.pollshare)
 
     def __len__(self) -> int:
         return len(self._tracked)
@@ -170,6 +172,8 @@ class AccountPoller:
     async def _run(self) -> None:
         try:
             while self._tracked:
+                if self.share is not None and await self.share.turn(self):  # polled by one process for all
+                    continue
                 now = self._clock()
                 # Wake for the next poll, or a deadline, whichever comes first (a last poll, then the timeout).
                 next_at = min(min(t.next_poll_at, t.deadline_at) for t in self._tracked.values())
@@ -188,18 +192,18 @@ class AccountPoller:
             for t in list(self._tracked.values()):
                 self._settle(t, error=JimengError(f"internal error while polling ({type(exc).__name__})"))
 
-    async def _tick(self) -> None:
-        self.ticks += 1
+    async def _tick(self, watched: Sequence[str] = ()) -> dict[str, object] | JimengError:
+        self.ticks += 1  # ONE request for the account's jobs and ``watched`` (others' jobs: core.pollshare)
         batch = list(self._tracked.values())
         now = self._clock()
         try:
             data = await self.upstream.call(
-                self.account, PATH_HISTORY_BY_IDS, {"submit_ids": [t.job.submit_id for t in batch]}
+                self.account, PATH_HISTORY_BY_IDS, {"submit_ids": [*(t.job.submit_id for t in batch), *watched]}
             )
         except AuthError as err:
             for t in batch:
                 self._settle(t, error=err)
-            return
+            return err
         except JimengError as err:
             log.warning("poll failed for %s: %s", getattr(self.account, "masked", "?"), err.message)
             for t in batch:
@@ -207,13 +211,14 @@ class AccountPoller:
                     t.errors += 1
                     t.next_poll_at = now + min(self.timing.max_backoff, self.timing.interval(t.kind) * 2**t.errors)
             self._check_deadlines(now)
-            return
+            return err
         records = data if isinstance(data, dict) else {}
         now = self._clock()
         for t in batch:
             due = t.next_poll_at <= now + 0.05
             self._update(t, records.get(t.job.submit_id), now, due)
         self._check_deadlines(now)
+        return records
 
     def _check_deadlines(self, now: float) -> None:
         for t in list(self._tracked.values()):

@@ -20,16 +20,18 @@ import uuid
 from collections.abc import Awaitable, Callable
 from datetime import date
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from core.accounts import Account
 from core.announce import LeaseStore
 from core.errors import JimengError, StoreUnavailableError
 from core.leases import Instance
 from core.policy import CLAIM_LEASE_S
+from core.pollshare import AccountShare
 
 if TYPE_CHECKING:
     from core.engine import Engine
+    from core.pollstore import SqlitePolls
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +62,7 @@ class Sharing:
         self.beats: list[Beat] = []  # the engine's work on each beat (recovery scan, refresh, waking waiters)
         self.on_lost: Beat | None = None  # our lease had expired: let go of the jobs others adopted meanwhile
         self.closing = False
+        self.others = 0  # other live instances at the last reap: with none, every poller polls alone (core.pollshare)
         self._joined = False  # registered in the store (a process that never started leaves nothing behind)
         self._task: asyncio.Task[None] | None = None
         store.instance = self.id
@@ -138,7 +141,9 @@ class Sharing:
 
     async def reap(self) -> None:
         now = time.time()
-        dead = [i.id for i in await self.store.instances() if self._dead(i, now)]
+        instances = await self.store.instances()
+        dead = [i.id for i in instances if self._dead(i, now)]
+        self.others = sum(1 for i in instances if i.id != self.id and i.id not in dead)
         if dead:
             log.info("instance %s: %d other process(es) gone: %s", self.id, len(dead), ", ".join(dead))
         await self.store.forget_instances(dead)
@@ -169,11 +174,13 @@ class Sharing:
 def share(engine: Engine) -> Sharing | None:
     """Wire an engine to the other processes on its store (None when the store is this process's alone)."""
     store = engine.store
-    if not isinstance(store, LeaseStore):
+    if not isinstance(store, LeaseStore):  # SQLite or PostgreSQL (core.announce): leases and the poll calls
         return None
     shared = Sharing(store, instance=engine.config.instance_id, lease_s=engine.config.lease_s)
     engine.pool.shared = shared
     engine.deliveries.shared = shared
+    polls = cast("SqlitePolls", store)  # or core.pgpolls.PgPolls: the same calls (core.announce.LeaseStore)
+    engine.dispatcher.polls = partial(AccountShare, polls, shared)  # one poller per account for all processes
     engine.deliveries.rescan = engine.recovery.recover
     shared.beats += [engine.pool.wake, engine.recovery.recover, _refresher(engine, store, shared)]
     shared.on_lost = partial(_let_go, engine, store, shared)

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 from core.jobs import ACTIVE_STATES as ACTIVE
 from core.jobs import JobRecord, MemoryJobStore
 from core.leases import MIGRATION_5, SqliteLeases
+from core.pollstore import MIGRATION_6, SqlitePolls
 from core.prefstore import MIGRATION_4, SqliteExtras
 
 log = logging.getLogger(__name__)
@@ -77,10 +78,9 @@ MIGRATIONS: list[str] = [
         updated_at REAL NOT NULL
     );
     """,
-    # 4: server and member settings, what each job cost, usage by time (issue #15; core.prefstore)
-    MIGRATION_4,
-    # 5: processes sharing the data directory: instances, account slots, daily claims, jobs.instance (core.leases)
-    MIGRATION_5,
+    MIGRATION_4,  # 4: server and member settings, what each job cost, usage by time (issue #15; core.prefstore)
+    MIGRATION_5,  # 5: processes sharing the data dir: instances, slots, daily claims, jobs.instance (core.leases)
+    MIGRATION_6,  # 6: one poller per account for every process: poll leases and watched jobs (core.pollstore)
 ]
 
 _JOB_COLUMNS = (
@@ -119,7 +119,7 @@ def _row_to_record(row: sqlite3.Row) -> JobRecord:
     )
 
 
-class SqliteJobStore(SqliteExtras, SqliteLeases):
+class SqliteJobStore(SqliteExtras, SqliteLeases, SqlitePolls):
     """Jobs, account state, learned timings, retained result files, settings and usage in one SQLite database."""
 
     def __init__(self, path: str | Path) -> None:

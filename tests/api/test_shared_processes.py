@@ -22,7 +22,7 @@ import aiohttp
 import openai
 import pytest
 
-from core.wire import PATH_CREDIT_RECEIVE, PATH_GENERATE
+from core.wire import PATH_CREDIT_RECEIVE, PATH_GENERATE, PATH_HISTORY_BY_IDS
 from emulator import FakeJimeng
 from tests.core.support import sid
 
@@ -227,3 +227,64 @@ async def test_kill_9_of_one_process_mid_job_its_jobs_finish_through_the_other(
             for v in videos:
                 assert (await client.videos.retrieve(v.id)).status == "completed"
         assert set(_submits(emulator).values()) == {1} and len(_submits(emulator)) == 3
+
+
+def _holder_pid(data_dir: Path) -> int | None:
+    """The pid of the process holding the account's poll lease (schema 6), from the instance id ``host-pid-uuid``."""
+    with sqlite3.connect(data_dir / "jobs.sqlite3") as db:
+        row = db.execute("SELECT instance FROM poll_leases").fetchone()
+    return int(row[0].rsplit("-", 2)[1]) if row else None
+
+
+async def test_two_apis_poll_the_account_once_for_both_and_a_killed_poller_is_replaced(
+    emulator: FakeJimeng, start_api: Start, tmp_path: Path
+) -> None:
+    """Issue #16 item 3: while both processes have a job on the account, every ``get_history_by_ids`` asks for both
+    (one request per tick, sent by the process holding the poll lease). kill -9 of that process: the other polls."""
+    emulator.image_seconds = 4.0
+    a, b = await asyncio.gather(start_api("a"), start_api("b"))
+    await asyncio.sleep(LEASE_S / 2)  # a heartbeat each since both started: each knows the other is alive
+
+    async def one(api: ApiProcess, prompt: str) -> None:
+        async with api.client() as client:
+            assert (await client.images.generate(prompt=prompt, n=1)).data
+
+    for i in range(2):  # one job from each at a time (the account has two slots)
+        await asyncio.wait_for(asyncio.gather(one(a, f"a-{i}"), one(b, f"b-{i}")), 60)
+    jobs = list(emulator.jobs.values())
+    polls = emulator.calls(PATH_HISTORY_BY_IDS, ACCOUNT)
+    together = 0
+    for ja in (j for j in jobs if j.prompt.startswith("a-")):
+        for jb in (j for j in jobs if j.prompt.startswith("b-")):
+            lo = max(ja.started, jb.started) + 0.5  # the poller reads the other's due times every 0.25 s
+            hi = min(emulator.done_at(ja.submit_id), emulator.done_at(jb.submit_id))
+            for r in (r for r in polls if lo <= r.time <= hi):
+                assert {ja.submit_id, jb.submit_id} <= set(r.json["submit_ids"]), (r.time, r.json, lo, hi)
+                together += 1
+    assert together >= 2, "no poll while jobs of both processes were in flight"
+
+    # Both in flight again; kill -9 whichever polls for both: the other's job (and the killed one's) still finish.
+    data_dir = tmp_path / "data"
+    tasks = [asyncio.ensure_future(one(api, f"{tag}-kill")) for api, tag in ((a, "a"), (b, "b"))]
+    while len(emulator.jobs) < 6:
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.8)
+    pid = _holder_pid(data_dir)
+    assert pid in (a.proc.pid, b.proc.pid)
+    holder, other = (a, b) if pid == a.proc.pid else (b, a)
+    holder.proc.send_signal(signal.SIGKILL)
+    await holder.proc.wait()
+    killed, killed_at = time.monotonic(), emulator.clock()
+    await asyncio.wait_for(tasks[(a, b).index(other)], 4.0 + LEASE_S + 5)
+    assert time.monotonic() - killed < 4.0 + LEASE_S + 5
+    (mine,) = (j.submit_id for j in emulator.jobs.values() if j.prompt == f"{'a' if other is a else 'b'}-kill")
+    assert any(mine in r.json["submit_ids"] for r in emulator.calls(PATH_HISTORY_BY_IDS) if r.time > killed_at)
+    for _ in range(100):  # the killed process's job: adopted by the other, polled there to its end
+        with sqlite3.connect(data_dir / "jobs.sqlite3") as db:
+            states = {r[0] for r in db.execute("SELECT state FROM jobs WHERE spec LIKE '%-kill%'")}
+        if states == {"succeeded"}:
+            break
+        await asyncio.sleep(0.2)
+    assert states == {"succeeded"}, other.log.read_text()
+    assert set(_submits(emulator).values()) == {1} and len(_submits(emulator)) == 6
+    await asyncio.gather(*tasks, return_exceptions=True)

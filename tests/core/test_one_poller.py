@@ -1,0 +1,195 @@
+"""One poller per account across processes (issue #16): two engines on one data directory, as two processes run
+them, with jobs on one account. The emulator counts the requests: one ``get_history_by_ids`` per tick between them,
+all sent by the process holding the account's poll lease; the other's jobs finish from the records it wrote back.
+When the holder goes, the other polls. An engine alone on its store never touches the poll tables."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import pytest
+
+from core import Engine, ImageParams, Job
+from core.poller import AccountPoller
+from core.pollstore import Look
+from core.store import SqliteJobStore
+from core.wire import PATH_GENERATE, PATH_HISTORY_BY_IDS
+from emulator import FakeJimeng
+from tests.core.conftest import EngineFactory
+
+
+def _poller(engine: Engine) -> AccountPoller:
+    (poller,) = engine.dispatcher._pollers.values()
+    return poller
+
+
+async def _submitted(fake: FakeJimeng, n: int) -> None:
+    while len(fake.calls(PATH_GENERATE)) < n:
+        await asyncio.sleep(0.02)
+
+
+async def _finish(jobs: list[Job], fake: FakeJimeng) -> list[float]:
+    """Wait for every job; each one's lag: when its result was in hand − when the emulator could first give it."""
+    lags: list[float] = []
+
+    async def one(job: Job) -> None:
+        await job.wait()
+        lags.append(fake.clock() - fake.ready_at(job.submit_id))
+
+    await asyncio.wait_for(asyncio.gather(*(one(j) for j in jobs)), 30)
+    return lags
+
+
+async def _meet(*engines: Engine) -> None:
+    """Every engine's heartbeat once: each knows the others are alive (as within a third of the lease)."""
+    for e in engines:
+        assert e.shared is not None
+        await e.shared.beat()
+        assert e.shared.others == len(engines) - 1
+
+
+async def test_two_processes_send_one_poll_per_tick_between_them(
+    make_engine: EngineFactory, fake_jimeng: FakeJimeng, tmp_path: Path
+) -> None:
+    fake_jimeng.image_seconds = 2.0
+    async with (
+        make_engine(data_dir=tmp_path, account_concurrency=4) as one,
+        make_engine(data_dir=tmp_path, account_concurrency=4) as two,
+    ):
+        await _meet(one, two)
+        first = [await one.imagine(ImageParams(prompt=f"one {i}")) for i in range(2)]
+        await _submitted(fake_jimeng, 2)
+        await asyncio.sleep(0.3)  # one holds the account's poll lease now
+        second = [await two.imagine(ImageParams(prompt=f"two {i}")) for i in range(2)]
+        await _submitted(fake_jimeng, 4)
+        watched_from = fake_jimeng.clock() + 0.3  # the holder reads the others' due times every 0.25 s
+        lags = await _finish(first, fake_jimeng)
+        holder, watcher = _poller(one), _poller(two)
+        assert watcher.ticks == 0  # while one polled the account, two never asked upstream about it
+        one_done = fake_jimeng.clock()
+        lags += await _finish(second, fake_jimeng)  # then one had no job left there: two took the polling over
+
+        polls = fake_jimeng.calls(PATH_HISTORY_BY_IDS)
+        assert holder.ticks + watcher.ticks == len(polls)
+        assert holder.share is not None and watcher.share is not None
+        assert holder.share.ticks + watcher.share.ticks == len(polls)  # every one sent for both processes
+        ones, twos = {j.submit_id for j in first}, {j.submit_id for j in second}
+        both = [r for r in polls if watched_from <= r.time <= one_done - 0.1]
+        assert both and all(ones & set(r.json["submit_ids"]) and twos <= set(r.json["submit_ids"]) for r in both)
+        assert max(lags) < 1.2, lags  # the watcher's jobs too: seen by the holder, read back within ~0.1 s
+        assert len(polls) <= 8, len(polls)
+
+
+async def test_the_holder_leaving_hands_the_polling_to_the_other(
+    make_engine: EngineFactory, fake_jimeng: FakeJimeng, tmp_path: Path
+) -> None:
+    fake_jimeng.image_seconds = 2.5
+    async with make_engine(data_dir=tmp_path, account_concurrency=4) as two:
+        async with make_engine(data_dir=tmp_path, account_concurrency=4) as one:
+            await _meet(one, two)
+            mine = await one.imagine(ImageParams(prompt="the holder's"))
+            await _submitted(fake_jimeng, 1)
+            await asyncio.sleep(0.3)
+            theirs = await two.imagine(ImageParams(prompt="the watcher's"))
+            await _submitted(fake_jimeng, 2)
+            await asyncio.sleep(0.5)
+            assert _poller(two).ticks == 0 and _poller(one).ticks > 0
+        # one closed mid-job: its lease is void at once (its instance row is gone); two polls from its next look
+        assert two.shared is not None
+        await two.shared.beat()  # ... and adopts one's job (resumed by submit id, never sent again)
+        lags = await _finish([theirs], fake_jimeng)
+        adopted = two.job(mine.id)
+        assert adopted is not None
+        await asyncio.wait_for(adopted.wait(), 30)
+        assert _poller(two).ticks > 0
+        assert lags[0] < 1.5, lags
+        assert len(fake_jimeng.calls(PATH_GENERATE)) == 2
+
+
+async def test_a_holder_that_stops_renewing_is_replaced_within_the_poll_lease(
+    make_engine: EngineFactory, fake_jimeng: FakeJimeng, tmp_path: Path
+) -> None:
+    """A holder frozen (or killed on another host): its poll lease runs out and the watcher takes over."""
+    fake_jimeng.image_seconds = 1.5
+    async with (
+        make_engine(data_dir=tmp_path, account_concurrency=4) as one,
+        make_engine(data_dir=tmp_path, account_concurrency=4) as two,
+    ):
+        await _meet(one, two)
+        mine = await one.imagine(ImageParams(prompt="the holder's"))
+        await _submitted(fake_jimeng, 1)
+        await asyncio.sleep(0.3)
+        frozen = _poller(one)
+        assert frozen._task is not None
+        frozen._task.cancel()  # the holder stops polling and renewing, and says nothing
+        theirs = await two.imagine(ImageParams(prompt="the watcher's"))
+        started = time.monotonic()
+        await asyncio.sleep(1.0)
+        assert _poller(two).ticks == 0  # the frozen holder's poll lease still runs: two waits for its looks
+        await _finish([theirs], fake_jimeng)
+        assert time.monotonic() - started < 1.5 + 5.0 + 1.5  # the job, the poll lease, a look
+        assert _poller(two).ticks > 0
+        mine.cancel()
+
+
+async def test_alone_on_the_store_an_engine_polls_as_before(
+    make_engine: EngineFactory, fake_jimeng: FakeJimeng, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def never(*args: object, **kw: object) -> None:
+        raise AssertionError("a process alone must not touch the poll tables")
+
+    for name in ("poll_lease", "poll_release", "watch", "unwatch", "watched", "report", "looks"):
+        monkeypatch.setattr(SqliteJobStore, name, never)
+    async with make_engine(data_dir=tmp_path) as alone:
+        assert alone.shared is not None and alone.shared.others == 0
+        jobs = [await alone.imagine(ImageParams(prompt=f"alone {i}")) for i in range(2)]
+        await _finish(jobs, fake_jimeng)
+        poller = _poller(alone)
+        assert poller.share is not None and poller.share.ticks == 0
+        assert poller.ticks == len(fake_jimeng.calls(PATH_HISTORY_BY_IDS))
+
+
+async def test_poll_store_calls_across_two_stores(tmp_path: Path) -> None:
+    a, b = SqliteJobStore(tmp_path / "jobs.sqlite3"), SqliteJobStore(tmp_path / "jobs.sqlite3")
+    await a.open()
+    await b.open()
+    try:
+        now = time.time()
+        await a.renew_instance("A", "h", 1, now + 30)
+        await b.renew_instance("B", "h", 1, now + 30)
+        assert await a.poll_lease("acc", "A", now + 5) == "A"
+        assert await b.poll_lease("acc", "B", now + 5) == "A"  # held
+        assert await a.poll_lease("acc", "A", now + 6) == "A"  # renewed
+        assert await b.poll_lease("other", "B", now + 5) == "B"  # each account its own
+        await b.watch("acc", "B", {"s1": ("j1", now + 1), "s2": ("j2", now + 2)})
+        await a.watch("acc", "A", {"s3": ("j3", now + 1)})
+        holder, watches = await a.watched("acc", "A")
+        assert holder == "A" and sorted((w.submit_id, w.due_at) for w in watches) == [("s1", now + 1), ("s2", now + 2)]
+        assert await b.looks("acc", ["s1", "s2"]) == ("A", {})
+        await a.report({"s1": '{"status":20}', "s2": None}, now + 1.1, None)
+        holder, looks = await b.looks("acc", ["s1", "s2"])
+        assert holder == "A" and looks == {
+            "s1": Look('{"status":20}', None, now + 1.1),
+            "s2": Look(None, None, now + 1.1),
+        }
+        await b.watch("acc", "B", {"s1": ("j1", now + 3)})  # a new due time keeps the last look
+        assert (await b.looks("acc", ["s1"]))[1]["s1"].seen_at == now + 1.1
+        await a.watch("acc", "A", {"s1": ("j1", now + 3)})  # adopted by A: B's looks are not A's
+        assert (await a.looks("acc", ["s1"]))[1] == {}
+        await b.unwatch(["s2"])
+        assert [w.submit_id for w in (await a.watched("acc", "A"))[1]] == []
+        await a.forget_instances(["A"])  # A is gone: its lease is void, B takes it
+        assert (await b.watched("acc", "B"))[0] is None
+        assert await b.poll_lease("acc", "B", now + 5) == "B"
+        await b.poll_release("acc", "A")  # not A's any more
+        assert (await b.looks("acc", []))[0] == "B"
+        await b.poll_release("acc", "B")
+        assert (await b.looks("acc", []))[0] is None
+        await b.poll_lease("acc", "B", now - 1)  # expired at once
+        assert await a.poll_lease("acc", "C", now + 5) == "C"  # free: taken (by a process not yet registered)
+        assert (await a.watched("acc", "A"))[0] is None  # ... which is no live holder
+    finally:
+        await a.close()
+        await b.close()
