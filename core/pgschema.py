@@ -12,6 +12,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from core.pgpolls import PG_MIGRATION_6
+
 log = logging.getLogger(__name__)
 
 MIGRATE_LOCK = 0x6A696D656E67  # pg_advisory_xact_lock key of the migration ("jimeng")
@@ -102,6 +104,8 @@ PG_MIGRATIONS: list[str] = [
     );
     ALTER TABLE jobs ADD COLUMN instance TEXT;
     """,
+    # 6: one poller per account for every process: poll leases and watched jobs (core.pgpolls, core.pollstore)
+    PG_MIGRATION_6,
 ]
 
 

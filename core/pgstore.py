@@ -2,7 +2,7 @@
 
 Chosen when the entry points are given ``JIMENG_DATABASE_URL`` (``core.backends.make_store``). Same calls, same tables
 (``core.pgschema``), same meaning; the settings and usage calls are ``core.pgextras``, the calls where processes meet
-(instances, slots, claims, adoption) ``core.pgleases``, completion announcements ``core.pgnotify``.
+(instances, slots, claims, adoption) ``core.pgleases``, one poller per account ``core.pgpolls``, completion announcements ``core.pgnotify``.
 
 Writes queue and one writer commits everything queued in one transaction, in the order queued (as on SQLite): a job's
 saves never overtake each other, and a slot given back is committed before a take queued after it. Reads go through a
@@ -29,6 +29,7 @@ from core.jobs import ACTIVE_STATES, JobRecord
 from core.pgextras import PgExtras
 from core.pgleases import PgLeases, SlotTake
 from core.pgnotify import Listener, check_channel, mask_url
+from core.pgpolls import PgPolls
 from core.pgschema import migrate
 
 log = logging.getLogger(__name__)
@@ -96,7 +97,7 @@ def _record(row: Any) -> JobRecord:
     )
 
 
-class PgJobStore(PgExtras, PgLeases):
+class PgJobStore(PgExtras, PgLeases, PgPolls):
     """Jobs, account state, learned timings, kept files, settings, usage and leases in one PostgreSQL database."""
 
     def __init__(self, url: str, *, connect_timeout: float = CONNECT_TIMEOUT_S) -> None:
