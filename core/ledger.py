@@ -75,5 +75,8 @@ class Ledger:
 
     def _written(self, task: asyncio.Task[None]) -> None:
         self._writes.discard(task)
-        if not task.cancelled() and isinstance(task.exception(), StoreUnavailableError):  # logged once by the store
-            log.debug("a store write was lost: %s", task.exception())
+        exc = None if task.cancelled() else task.exception()
+        if isinstance(exc, StoreUnavailableError):  # the database is away: the store said so once
+            log.debug("a store write was lost: %s", exc.message)
+        elif exc is not None:
+            log.error("a store write failed", exc_info=exc)
