@@ -20,6 +20,7 @@ import asyncpg
 log = logging.getLogger(__name__)
 
 _CHANNEL = re.compile(r"[a-z0-9_]{1,63}")
+_PASSWORD_PARAM = re.compile(r"((?:^|&)password=)[^&]*", re.IGNORECASE)
 
 
 def check_channel(channel: str) -> str:
@@ -36,12 +37,11 @@ def mask_url(url: str) -> str:
     """A database URL fit for a log line or an error: its password replaced by ``***``."""
     try:
         parts = urlsplit(url)
-        if parts.password is None:
-            return url
-        user = parts.username or ""
-        host = parts.hostname or ""
-        netloc = f"{user}:***@{host}" + (f":{parts.port}" if parts.port else "")
-        return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+        netloc = parts.netloc
+        if parts.password is not None:
+            netloc = f"{parts.username or ''}:***@{netloc.rsplit('@', 1)[1]}"
+        query = _PASSWORD_PARAM.sub(r"\1***", parts.query)  # ?password=… (libpq's keyword form)
+        return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
     except ValueError:  # not even a URL: show only its scheme
         return url.split(":", 1)[0] + "://***"
 
