@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
@@ -19,7 +20,7 @@ import aiohttp
 import openai
 import pytest
 
-from core.wire import PATH_CREDIT_RECEIVE
+from core.wire import PATH_CREDIT_RECEIVE, PATH_HISTORY_BY_IDS
 from emulator import FakeJimeng
 from tests.api.test_shared_processes import (
     ACCOUNT,
@@ -194,3 +195,54 @@ async def test_a_database_lost_while_running_finishes_jobs_in_flight_and_refuses
         assert "Traceback" not in log, log
     finally:
         await asyncio.to_thread(cluster.destroy)
+
+
+async def test_kill_9_of_one_api_on_postgresql_its_jobs_finish_through_the_other_polled_once_for_both(
+    emulator: FakeJimeng, start_api: Start, pg_url: str
+) -> None:
+    """Two hosts' worth of processes on one database: one poller sends each tick for both (schema 6, on PostgreSQL),
+    and after kill -9 of one, the other adopts its jobs (one conditional UPDATE each) and finishes them, never sending
+    a body twice."""
+    a, b = await asyncio.gather(start_api("a", pg_url), start_api("b", pg_url))
+    await asyncio.sleep(LEASE_S / 2)  # a heartbeat each: each knows the other is alive
+    emulator.image_seconds = 4.0
+
+    async def one(api: ApiProcess, prompt: str) -> None:
+        async with api.client() as client:
+            assert (await client.images.generate(prompt=prompt, n=1)).data
+
+    await asyncio.wait_for(asyncio.gather(one(a, "a-0"), one(b, "b-0")), 60)
+    ja, jb = (next(j for j in emulator.jobs.values() if j.prompt == p) for p in ("a-0", "b-0"))
+    both = {ja.submit_id, jb.submit_id}
+    polls = emulator.calls(PATH_HISTORY_BY_IDS, ACCOUNT)
+    assert any(both <= set(r.json["submit_ids"]) for r in polls), "no poll asked for both processes' jobs"
+
+    async with a.client() as client:
+        videos = [
+            await client.videos.create(prompt=f"a paper boat {i}", model="jimeng-video-3.0", seconds="5")
+            for i in range(2)
+        ]
+    for _ in range(200):
+        if len(emulator.jobs) == 4:
+            break
+        await asyncio.sleep(0.05)
+    assert len(emulator.jobs) == 4, a.log.read_text()
+    a.proc.send_signal(signal.SIGKILL)
+    await a.proc.wait()
+    killed = time.monotonic()
+    async with b.client() as client:
+        done: dict[str, float] = {}
+        while len(done) < 2 and time.monotonic() - killed < 40:
+            for v in videos:
+                if v.id not in done:
+                    got = await client.videos.retrieve(v.id)
+                    assert got.status != "failed", got
+                    if got.status == "completed":
+                        done[v.id] = time.monotonic() - killed
+            await asyncio.sleep(0.2)
+    assert len(done) == 2, b.log.read_text()
+    assert max(done.values()) < 5.0 + LEASE_S + 10, done
+    assert set(_submits(emulator).values()) == {1} and len(_submits(emulator)) == 4
+    assert emulator.duplicate_submits == 0
+    assert _most_at_once(emulator) <= 2
+    assert "which is gone" in b.log.read_text()
