@@ -98,7 +98,7 @@ async def _main(a: argparse.Namespace) -> int:
     # ...but poll on the timings the service has learned, and teach it back (core/timings.py)
     url, config.database_url = config.database_url, None  # the service's PostgreSQL: only its timings, as above
     store = timings_store(url, settings.data_dir) if a.command in JOB_COMMANDS else None
-    a.service_store = settings.data_dir / "jobs.sqlite3"  # image ids of the bot/API's results (core/cli_tools.py)
+    a.service_store = url or settings.data_dir / "jobs.sqlite3"  # image ids of the bot/API's results (cli_tools.py)
     async with aiohttp.ClientSession() as http:
         engine = Engine(http, config, store=store)
         await engine.start()

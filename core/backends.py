@@ -8,15 +8,16 @@ ones also those of ``core.announce.LeaseStore``.
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from core.config import EngineConfig
-from core.jobs import JobStore, MemoryJobStore
+from core.jobs import JobRecord, JobStore, MemoryJobStore
 from core.pgnotify import mask_url
 from core.pgstore import PgJobStore
 from core.store import DiskTimingsStore, SqliteJobStore
 
-__all__ = ["DATABASE_SCHEMES", "accepting", "make_store", "mask_url", "timings_store"]
+__all__ = ["DATABASE_SCHEMES", "accepting", "make_store", "mask_url", "service_record", "timings_store"]
 
 DATABASE_SCHEMES = ("postgresql://", "postgres://")
 
@@ -32,6 +33,19 @@ def make_store(config: EngineConfig) -> JobStore:
 def timings_store(database_url: str | None, data_dir: Path) -> DiskTimingsStore:
     """The admin CLI's store: its one-shot jobs in memory, the service's learned timings read and taught back."""
     return DiskTimingsStore(PgJobStore(database_url) if database_url else data_dir / "jobs.sqlite3")
+
+
+async def service_record(where: Path | str | None, job_id: str) -> JobRecord | None:
+    """A job's record in the bot's and the API's store, read (never written) by the admin CLI: the SQLite file in the
+    data directory when it exists, or the PostgreSQL database at a URL."""
+    if where is None or (isinstance(where, Path) and not await asyncio.to_thread(where.is_file)):
+        return None
+    store = SqliteJobStore(where) if isinstance(where, Path) else PgJobStore(where)
+    await store.open()
+    try:
+        return await store.get(job_id)
+    finally:
+        await store.close()
 
 
 async def accepting(store: JobStore) -> None:

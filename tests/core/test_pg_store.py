@@ -5,6 +5,7 @@ tests/core/test_shared_store.py, test_one_poller.py, test_usage.py, test_prefere
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import sys
 from pathlib import Path
@@ -13,10 +14,12 @@ import asyncpg
 import pytest
 
 from core.errors import StoreUnavailableError
+from core.params import ImageParams
 from core.pgnotify import check_channel, mask_url
 from core.pgstore import PgJobStore
 from emulator import FakeJimeng
-from tests.core.support import sid
+from tests.core.support import engine_for, sid
+from tests.core.test_cli_tools import _cli, _tool_env
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -87,3 +90,26 @@ async def test_the_cli_runs_on_the_timings_the_service_learned_in_postgresql(
     finally:
         await conn.close()
     assert not (tmp_path / "d" / "jobs.sqlite3").exists()  # and no SQLite file beside it
+
+
+async def test_the_cli_upscales_an_image_the_service_made_on_postgresql(
+    fake_jimeng: FakeJimeng, tmp_path: Path, pg_url: str
+) -> None:
+    """The admin CLI finds a service's result by its image id in the service's PostgreSQL database (only read)."""
+    fake_jimeng.add_account(sid("cli-tools"))
+    data = tmp_path / "data"
+    async with engine_for(fake_jimeng, sid("cli-tools"), data_dir=data, database_url=pg_url) as service:
+        job = await service.imagine(ImageParams(prompt="a harbour", count=2, ratio="1:1"))
+        source = await job.wait()
+        await service.settled(job.id)
+    env = _tool_env(fake_jimeng, data)
+    env["JIMENG_DATABASE_URL"] = pg_url
+    code, out, err = await _cli(
+        "upscale", f"{job.id}-2", "--pro", "--quiet", "--out", str(tmp_path / "o"), env=env, cwd=tmp_path
+    )
+    assert code == 0, err
+    body = fake_jimeng.calls("aigc_draft/generate")[-1].json
+    param = json.loads(body["draft_content"])["component_list"][0]["abilities"]["pro_hd"]["postedit_param"]
+    assert param["item_id"] == int(source.images[1].item_id or 0)
+    assert len(out.split()) == 1
+    assert not (data / "jobs.sqlite3").exists()  # the service kept its jobs in PostgreSQL only
