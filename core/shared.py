@@ -62,6 +62,7 @@ class Sharing:
         self.beats: list[Beat] = []  # the engine's work on each beat (recovery scan, refresh, waking waiters)
         self.on_lost: Beat | None = None  # our lease had expired: let go of the jobs others adopted meanwhile
         self.closing = False
+        self.away = False  # the last beat could not reach the store (PostgreSQL away)
         self.others = 0  # other live instances at the last reap: with none, every poller polls alone (core.pollshare)
         self._joined = False  # registered in the store (a process that never started leaves nothing behind)
         self._task: asyncio.Task[None] | None = None
@@ -110,6 +111,7 @@ class Sharing:
                 raise
             except StoreUnavailableError as err:  # the database is away (PostgreSQL): one line, not a traceback
                 log.warning("instance %s: heartbeat: %s", self.id, err.message)
+                self.away = True
             except Exception:
                 log.exception("instance %s: heartbeat failed; trying again in %.1f s", self.id, self.interval)
 
@@ -124,6 +126,9 @@ class Sharing:
             )
             if self.on_lost is not None:
                 await self.on_lost()
+        if self.away:  # the database is back: every process's lease looks expired; give them a beat to renew theirs
+            self.away = False
+            return
         await self.reap()
         for step in self.beats:
             await step()

@@ -213,3 +213,22 @@ async def test_announcements_wake_a_waiter_in_another_process(store_backend: Sto
     finally:
         await a.close()
         await b.close()
+
+
+async def test_back_from_a_store_outage_a_beat_gives_the_others_time_to_renew_before_reaping(
+    store_backend: StoreFactory,
+) -> None:
+    """While the database was away no process could renew its lease: the first beat back must not take the others
+    for dead (and adopt their jobs); the one after does, if they still have not renewed."""
+    a, sa, b, _ = await _two(store_backend)
+    try:
+        await b.renew_instance("B", "elsewhere", 1, time.time() - 1)  # B could not renew during the outage either
+        sa.away = True  # A's last beat found the store away
+        await sa.beat()
+        assert {i.id for i in await a.instances()} == {"A", "B"}
+        assert not sa.away
+        await sa.beat()  # B never came back: now it is gone
+        assert {i.id for i in await a.instances()} == {"A"}
+    finally:
+        await a.close()
+        await b.close()
