@@ -183,6 +183,8 @@ async def test_a_database_lost_while_running_finishes_jobs_in_flight_and_refuses
             assert "the job store is unreachable" in str(body.get("message")), body
             assert "hunter2" not in str(body)
             assert len(emulator.jobs) == 1  # nothing was sent for the refused one
+            async with aiohttp.ClientSession() as http, http.get(f"{api.url}/readyz") as resp:
+                assert resp.status == 503 and (await resp.json())["status"] == "store_unavailable"
 
             done = await asyncio.wait_for(in_flight, 60)  # the job in flight is delivered all the same
             assert done.data and done.data[0].url
@@ -190,6 +192,8 @@ async def test_a_database_lost_while_running_finishes_jobs_in_flight_and_refuses
             await asyncio.to_thread(cluster.start)  # back: new jobs are taken again
             again = await asyncio.wait_for(client.images.generate(prompt="a third lighthouse", n=1), 60)
             assert again.data and again.data[0].url
+            async with aiohttp.ClientSession() as http, http.get(f"{api.url}/readyz") as resp:
+                assert resp.status == 200, await resp.text()
         log = api.log.read_text()
         assert "unreachable" in log and "reachable again" in log, log
         assert "Traceback" not in log, log
