@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from core.settings import MissingSettingError
@@ -57,6 +57,12 @@ class DiscordSettings(BaseSettings):
     # Discord at scale (issue #16): empty = the count Discord recommends; set both to split shards over processes
     shard_count: int | None = Field(default=None, ge=1, le=4096)
     shard_ids: str = ""
+
+    @field_validator("admin_channel_id", "shard_count", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        """``DISCORD_ADMIN_CHANNEL_ID=`` (as in .env.example) means unset, not a bad number."""
+        return None if isinstance(value, str) and not value.strip() else value
 
     def _shards(self) -> tuple[int, ...]:
         try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator
 from dataclasses import replace
+from pathlib import Path
 
 import aiohttp
 import pytest
@@ -143,3 +144,12 @@ def test_shard_settings_reach_the_bot_config() -> None:
     assert (config.shard_count, config.shard_ids) == (4, (2, 3))
     default = DiscordSettings(token="t", _env_file=None).bot_config()  # type: ignore[call-arg]
     assert (default.shard_count, default.shard_ids) == (None, ())
+
+
+def test_the_example_env_file_loads_as_written() -> None:
+    """``cp .env.example .env`` leaves DISCORD_ADMIN_CHANNEL_ID= and the shard settings empty: that means unset (it
+    stopped the bot with "DISCORD_ADMIN_CHANNEL_ID is invalid" before)."""
+    example = Path(__file__).resolve().parents[2] / ".env.example"
+    assert "\nDISCORD_ADMIN_CHANNEL_ID=\n" in example.read_text() and "\nDISCORD_SHARD_COUNT=\n" in example.read_text()
+    config = DiscordSettings(_env_file=example).bot_config()  # type: ignore[call-arg]
+    assert (config.admin_channel_id, config.shard_count, config.shard_ids) == (None, None, ())
