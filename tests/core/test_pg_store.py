@@ -13,6 +13,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+import tests.pg
 from core.errors import StoreUnavailableError
 from core.params import ImageParams
 from core.pgnotify import check_channel, mask_url
@@ -113,3 +114,13 @@ async def test_the_cli_upscales_an_image_the_service_made_on_postgresql(
     assert param["item_id"] == int(source.images[1].item_id or 0)
     assert len(out.split()) == 1
     assert not (data / "jobs.sqlite3").exists()  # the service kept its jobs in PostgreSQL only
+
+
+def test_missing_postgresql_binaries_fail_under_ci_and_skip_elsewhere(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tests.pg, "pg_bin", lambda: None)
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match=r"CI must run the store tests on PostgreSQL too"):
+        tests.pg.need_postgres()
+    monkeypatch.delenv("CI")
+    with pytest.raises(pytest.skip.Exception, match=r"apt-get install postgresql"):
+        tests.pg.need_postgres()
