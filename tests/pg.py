@@ -133,6 +133,15 @@ async def factory_of(backend: str, request: pytest.FixtureRequest, tmp_path: Pat
 
 
 @pytest.fixture(params=BACKENDS)
+async def shared_place(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, Any]:
+    """``EngineConfig`` keywords of a store several engines share: a data directory (SQLite), or PostgreSQL."""
+    if request.param == "sqlite":
+        return {"data_dir": tmp_path}
+    cluster: PgCluster = request.getfixturevalue("pg_cluster")
+    return {"data_dir": tmp_path, "database_url": await cluster.new_database()}
+
+
+@pytest.fixture(params=BACKENDS)
 async def store_backend(request: pytest.FixtureRequest, tmp_path: Path) -> StoreFactory:
     """Stores on SQLite, then on PostgreSQL (``factory_of``)."""
     return await factory_of(request.param, request, tmp_path)
