@@ -1,6 +1,7 @@
-"""Two engines on one store (issue #16; a data directory, or PostgreSQL: tests/pg.py), as two processes would run them: what one learns and changes, the
-other reads from the store at its next heartbeat; the daily claim is sent once; a job waiting for a slot the other
-holds starts when that slot is given back, without anyone waking it here. Real processes: tests/api/."""
+"""Two engines on one store (issue #16; a data directory, or PostgreSQL: tests/pg.py), as two processes would run
+them: what one learns and changes, the other reads from the store at its next heartbeat; the daily claim is sent
+once; a job waiting for a slot the other holds starts when that slot is given back, without anyone waking it here.
+Real processes: tests/api/."""
 
 from __future__ import annotations
 
