@@ -26,7 +26,7 @@ import aiohttp
 from core import cli_tools, cli_video
 from core.backends import timings_store
 from core.engine import Engine
-from core.errors import JimengError
+from core.errors import JimengError, StoreUnavailableError
 from core.jobs import Job
 from core.logsafe import setup_logging
 from core.media import RefImage
@@ -195,6 +195,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(_main(args))
     except MissingSettingError as err:
         print(str(err), file=sys.stderr)
+        return 2
+    except StoreUnavailableError as err:  # the service's PostgreSQL (its learned timings) unreachable: one line
+        print(f"error: {err.message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -124,3 +124,17 @@ def test_missing_postgresql_binaries_fail_under_ci_and_skip_elsewhere(monkeypatc
     monkeypatch.delenv("CI")
     with pytest.raises(pytest.skip.Exception, match=r"apt-get install postgresql"):
         tests.pg.need_postgres()
+
+
+async def test_the_cli_with_an_unreachable_database_says_so_in_one_line(
+    fake_jimeng: FakeJimeng, tmp_path: Path
+) -> None:
+    fake_jimeng.add_account(sid("cli"))
+    env = _tool_env(fake_jimeng, tmp_path / "data")
+    env["JIMENG_DATABASE_URL"] = "postgresql://jimeng:hunter2@127.0.0.1:9/jimeng"
+    code, out, err = await _cli("imagine", "a lighthouse", "--out", str(tmp_path / "o"), env=env, cwd=tmp_path)
+    assert code == 2 and not out
+    assert err.strip().splitlines() == [
+        "error: cannot reach the job store at postgresql://jimeng:***@127.0.0.1:9/jimeng: "
+        "[Errno 111] Connect call failed ('127.0.0.1', 9)"
+    ], err
