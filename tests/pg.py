@@ -45,7 +45,8 @@ def need_postgres() -> Path:
     return found
 
 
-def _free_port() -> int:
+def closed_port() -> int:
+    """A port on 127.0.0.1 nothing listens on (free a moment ago)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -58,7 +59,7 @@ class PgCluster:
         self.bindir = bindir
         self.root = Path(tempfile.mkdtemp(prefix="jimeng-pg-"))
         self.data = self.root / "data"
-        self.port = _free_port()
+        self.port = closed_port()
         self.as_postgres = os.geteuid() == 0
         if self.as_postgres:
             shutil.chown(self.root, "postgres", "postgres")

@@ -21,6 +21,7 @@ from core.pgstore import PgJobStore
 from emulator import FakeJimeng
 from tests.core.support import engine_for, sid
 from tests.core.test_cli_tools import _cli, _tool_env
+from tests.pg import closed_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -48,10 +49,13 @@ def test_announcement_channels_of_any_name_map_to_one_identifier() -> None:
 
 
 async def test_an_unreachable_database_is_a_store_unavailable_error_naming_it_masked() -> None:
-    store = PgJobStore("postgresql://jimeng:hunter2@127.0.0.1:9/jimeng", connect_timeout=2)
+    port = closed_port()
+    store = PgJobStore(f"postgresql://jimeng:hunter2@127.0.0.1:{port}/jimeng", connect_timeout=2)
     with pytest.raises(StoreUnavailableError) as info:
         await store.open()
-    assert info.value.message.startswith("cannot reach the job store at postgresql://jimeng:***@127.0.0.1:9/jimeng")
+    assert info.value.message.startswith(
+        f"cannot reach the job store at postgresql://jimeng:***@127.0.0.1:{port}/jimeng"
+    )
     assert "hunter2" not in info.value.message and not store.available
     await store.close()
 
@@ -131,10 +135,11 @@ async def test_the_cli_with_an_unreachable_database_says_so_in_one_line(
 ) -> None:
     fake_jimeng.add_account(sid("cli"))
     env = _tool_env(fake_jimeng, tmp_path / "data")
-    env["JIMENG_DATABASE_URL"] = "postgresql://jimeng:hunter2@127.0.0.1:9/jimeng"
+    port = closed_port()
+    env["JIMENG_DATABASE_URL"] = f"postgresql://jimeng:hunter2@127.0.0.1:{port}/jimeng"
     code, out, err = await _cli("imagine", "a lighthouse", "--out", str(tmp_path / "o"), env=env, cwd=tmp_path)
     assert code == 2 and not out
     assert err.strip().splitlines() == [
-        "error: cannot reach the job store at postgresql://jimeng:***@127.0.0.1:9/jimeng: "
-        "[Errno 111] Connect call failed ('127.0.0.1', 9)"
+        f"error: cannot reach the job store at postgresql://jimeng:***@127.0.0.1:{port}/jimeng: "
+        f"[Errno 111] Connect call failed ('127.0.0.1', {port})"
     ], err
