@@ -36,16 +36,17 @@ class SlotTake:
         await conn.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", SLOT_LOCKS, account)
 
     async def __call__(self, conn: Conn) -> bool:
-        await self.lock(conn, self.account)  # taken already by the batch: re-entrant
-        held = await conn.fetchval(
-            "SELECT COUNT(*) FROM slots WHERE account_key = $1 AND job_id != $2", self.account, self.job_id
-        )
-        if held >= self.limit:
-            return False
-        await conn.execute(_PUT_SLOT, self.job_id, self.account, self.instance, time.time())
-        return True
+        # Under the account's lock (taken by the batch first): count and insert in one round trip.
+        taken = await conn.fetchval(_TAKE_SLOT, self.job_id, self.account, self.instance, time.time(), self.limit)
+        return taken is not None
 
 
+_TAKE_SLOT = (
+    "INSERT INTO slots (job_id, account_key, instance, taken_at) SELECT $1, $2, $3, $4 "
+    "WHERE (SELECT COUNT(*) FROM slots WHERE account_key = $2 AND job_id != $1) < $5 "
+    "ON CONFLICT (job_id) DO UPDATE SET account_key = excluded.account_key, instance = excluded.instance, "
+    "taken_at = excluded.taken_at RETURNING 1"
+)
 _PUT_SLOT = (
     "INSERT INTO slots (job_id, account_key, instance, taken_at) VALUES ($1, $2, $3, $4) "
     "ON CONFLICT (job_id) DO UPDATE SET account_key = excluded.account_key, instance = excluded.instance, "
