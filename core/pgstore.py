@@ -228,13 +228,28 @@ class PgJobStore(PgExtras, PgLeases, PgPolls):
         for key in sorted({w.account for w, *_ in batch if isinstance(w, SlotTake)}):
             await SlotTake.lock(conn, key)
         answers: list[Any] = []
-        for work, args, many, _ in batch:
+        i = 0
+        while i < len(batch):
+            work, args, many, _ = batch[i]
             if callable(work):
                 answers.append(await work(conn))
-            elif many:
-                answers.append(await conn.executemany(work, args) and None)
+                i += 1
+                continue
+            if many:
+                await conn.executemany(work, args)
+                answers.append(None)
+                i += 1
+                continue
+            # A run of the same statement (saves of many jobs): one pipelined executemany, in order.
+            j = i + 1
+            while j < len(batch) and batch[j][0] == work and not batch[j][2]:
+                j += 1
+            if j - i > 1:
+                await conn.executemany(work, [item[1] for item in batch[i:j]])
             else:
-                answers.append(await conn.execute(work, *args) and None)
+                await conn.execute(work, *args)
+            answers += [None] * (j - i)
+            i = j
         return answers
 
     # ------------------------------------------------------------------------------------------------ announcements
