@@ -28,6 +28,7 @@ PG_MIGRATION_6 = """
         account_key TEXT NOT NULL,
         instance TEXT NOT NULL,
         due_at DOUBLE PRECISION NOT NULL,
+        basis DOUBLE PRECISION,
         record TEXT,
         error TEXT,
         seen_at DOUBLE PRECISION
@@ -78,15 +79,20 @@ class PgPolls:
     async def poll_release(self, account_key: str, instance: str) -> None:
         await self._write("DELETE FROM poll_leases WHERE account_key = $1 AND instance = $2", (account_key, instance))
 
-    async def watch(self, account_key: str, instance: str, dues: Mapping[str, tuple[str, float]]) -> None:
-        """Ask the account's poller to look at these jobs by their due times: {submit_id: (job_id, due_at)}."""
+    async def watch(self, account_key: str, instance: str, dues: Mapping[str, tuple[str, float, float | None]]) -> None:
+        """Ask the account's poller to look at these jobs by their due times: {submit_id: (job_id, due_at, basis)}
+        (``basis``: the ``seen_at`` of the newest look used to compute ``due_at``)."""
         if not dues:
             return
-        rows = [(sid, job_id, account_key, instance, float(due)) for sid, (job_id, due) in dues.items()]
+        rows = [
+            (sid, job_id, account_key, instance, float(due), None if basis is None else float(basis))
+            for sid, (job_id, due, basis) in dues.items()
+        ]
         await self._write(
-            "INSERT INTO poll_watches (submit_id, job_id, account_key, instance, due_at) VALUES ($1, $2, $3, $4, $5) "
+            "INSERT INTO poll_watches (submit_id, job_id, account_key, instance, due_at, basis) "
+            "VALUES ($1, $2, $3, $4, $5, $6) "
             "ON CONFLICT (submit_id) DO UPDATE SET job_id = excluded.job_id, account_key = excluded.account_key, "
-            "due_at = excluded.due_at, "
+            "due_at = excluded.due_at, basis = excluded.basis, "
             "record = CASE WHEN poll_watches.instance = excluded.instance THEN poll_watches.record END, "
             "error = CASE WHEN poll_watches.instance = excluded.instance THEN poll_watches.error END, "
             "seen_at = CASE WHEN poll_watches.instance = excluded.instance THEN poll_watches.seen_at END, "
@@ -104,12 +110,13 @@ class PgPolls:
 
         async def read(conn: Conn) -> tuple[str | None, list[Watch]]:
             rows = await conn.fetch(
-                "SELECT submit_id, due_at FROM poll_watches WHERE account_key = $1 AND instance != $2 "
+                "SELECT submit_id, due_at, basis FROM poll_watches WHERE account_key = $1 AND instance != $2 "
                 "AND instance IN (SELECT id FROM instances)",
                 account_key,
                 instance,
             )
-            return await _holder(conn, account_key), [Watch(r["submit_id"], r["due_at"]) for r in rows]
+            watches = [Watch(r["submit_id"], r["due_at"], r["basis"]) for r in rows]
+            return await _holder(conn, account_key), watches
 
         return await self._tx(read)
 

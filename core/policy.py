@@ -78,6 +78,9 @@ MAX_ADHOC_ACCOUNTS: Final = 1000
 # every third of it; a process that stops renewing it (killed on another host) loses its slots and jobs after that.
 LEASE_S: Final = 30.0
 CLAIM_LEASE_S: Final = 60.0  # a daily claim in progress; past this a crashed claimer's turn passes to another
+# A process alone on the store renews its lease and looks for others at every beat, but sweeps slots, scans for
+# orphans and re-reads others' timings only every QUIET_FULL_EVERY-th beat (CPU of an idle process; issue #16).
+QUIET_FULL_EVERY: Final = 3
 # One poller per account across processes (core.pollshare): the process polling an account for all holds its poll
 # lease this long, renewed while it polls (a dead poller's accounts pass to another after it). On SQLite the others
 # are not notified: the poller reads new due times every SHARED_WATCH_S, a process waiting for a look every

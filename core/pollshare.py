@@ -59,9 +59,10 @@ class AccountShare:
         self.masked = account.masked
         self.holding = False  # this process holds the account's poll lease (until ``lease_until``, epoch seconds)
         self.lease_until = 0.0
-        self.written: dict[str, float] = {}  # watcher: submit_id → the due time last written for it
+        self.written: dict[str, tuple[float, float | None]] = {}  # watcher: submit_id → (due time, basis) written
         self.seen: dict[str, float] = {}  # watcher: submit_id → the holder's look already used (its seen_at)
-        self.served: dict[str, float] = {}  # holder: submit_id → when we last looked at it for its process
+        self.looked: dict[str, float] = {}  # holder: submit_id → when we last looked at it for its process
+        self.offset = 0.0  # epoch seconds − the poller's clock, fixed at the first turn (due times compare exactly)
         self.broken_until = 0.0  # the store failed: poll directly until then (monotonic)
         self.ticks = 0  # requests sent for every process (tests, bench)
 
@@ -72,6 +73,8 @@ class AccountShare:
             if self.holding or self.written:  # back to polling alone: leave nothing behind that others wait on
                 await self._leave()
             return False
+        if not self.offset:
+            self.offset = time.time() - p._clock()
         try:
             if self.holding:
                 await self._hold(p)
@@ -96,8 +99,16 @@ class AccountShare:
         if (holder != me or self.lease_until - time.time() < POLL_LEASE_S / 2) and not await self._take():
             return  # another process polls it now (ours expired while we were slow): watch from the next turn
         now = p._clock()
-        offset = time.time() - now  # epoch seconds − this process's clock
-        pending = [w.due_at - offset for w in watches if w.due_at > self.served.get(w.submit_id, 0.0)]
+        # A look at a job due within a gap moves its schedule (as AccountPoller._not_ready does): its due time counts
+        # again once its process has used that look (``basis``), or if it lay further ahead than a gap.
+        gap = p.timing.max_gap("image")
+        pending = [
+            w.due_at - self.offset
+            for w in watches
+            if w.submit_id not in self.looked
+            or (w.basis is not None and w.basis >= self.looked[w.submit_id])
+            or w.due_at > self.looked[w.submit_id] + gap
+        ]
         next_at = min([*(min(t.next_poll_at, t.deadline_at) for t in p._tracked.values()), *pending], default=now)
         if next_at > now:
             await self._wait(p, f"polls:{self.key}", min(next_at - now, SHARED_WATCH_S))
@@ -106,7 +117,7 @@ class AccountShare:
         self.ticks += 1
         out = await p._tick(ids)
         seen = time.time()
-        self.served = dict.fromkeys(ids, seen)
+        self.looked = dict.fromkeys(ids, seen)
         if not ids:
             return
         if isinstance(out, JimengError):
@@ -131,7 +142,6 @@ class AccountShare:
     async def _watch(self, p: AccountPoller) -> None:
         holder, looks = await self.store.looks(self.key, list(p._tracked))
         now = p._clock()
-        offset = time.time() - now
         failed: list[Tracked] = []
         error: JimengError | None = None
         for sid, look in looks.items():
@@ -139,7 +149,7 @@ class AccountShare:
             if t is None or look.seen_at <= self.seen.get(sid, 0.0):
                 continue
             self.seen[sid] = look.seen_at
-            at = min(now, look.seen_at - offset)  # when the holder saw it, on our clock
+            at = min(now, look.seen_at - self.offset)  # when the holder saw it, on our clock
             if look.error is not None:
                 failed.append(t)
                 error = error_from_dict(json.loads(look.error))
@@ -149,17 +159,19 @@ class AccountShare:
         if error is not None:
             _failed(p, failed, error, now)
         p._check_deadlines(now)
-        await self._write_dues(p, offset)
+        await self._write_dues(p)
         if not p._tracked:
             return
         if holder in (None, self.sharing.id) and await self._take():
             log.info("polling %s for every process on the store", self.masked)
             return
+        # Read the holder's looks soon after it makes them (each may move our schedule, which it then needs), and
+        # often while one of ours is overdue.
         next_at = min(min(t.next_poll_at, t.deadline_at) for t in p._tracked.values())
         now = p._clock()
-        await self._wait(p, f"looks:{self.key}", next_at - now if next_at > now else SHARED_LOOK_S)
+        await self._wait(p, f"looks:{self.key}", min(next_at - now, SHARED_WATCH_S) if next_at > now else SHARED_LOOK_S)
 
-    async def _write_dues(self, p: AccountPoller, offset: float) -> None:
+    async def _write_dues(self, p: AccountPoller) -> None:
         """Tell the holder when each of our jobs is due (only what changed), and forget the jobs that ended."""
         gone = [sid for sid in self.written if sid not in p._tracked]
         if gone:
@@ -168,15 +180,15 @@ class AccountShare:
                 self.written.pop(sid, None)
                 self.seen.pop(sid, None)
         dues = {
-            sid: (t.job.id, t.next_poll_at + offset)
+            sid: (t.job.id, t.next_poll_at + self.offset, self.seen.get(sid))
             for sid, t in p._tracked.items()
-            if abs(self.written.get(sid, -math.inf) - (t.next_poll_at + offset)) > 0.005
+            if self.written.get(sid) != (t.next_poll_at + self.offset, self.seen.get(sid))
         }
         if not dues:
             return
-        earlier = any(due < self.written.get(sid, math.inf) for sid, (_, due) in dues.items())
+        earlier = any(due < self.written.get(sid, (math.inf,))[0] for sid, (_, due, _) in dues.items())
         await self.store.watch(self.key, self.sharing.id, dues)
-        self.written.update({sid: due for sid, (_, due) in dues.items()})
+        self.written.update({sid: (due, basis) for sid, (_, due, basis) in dues.items()})
         if earlier:
             await self._announce(f"polls:{self.key}")
 
@@ -187,7 +199,7 @@ class AccountShare:
         self.holding = False
         self.written.clear()
         self.seen.clear()
-        self.served.clear()
+        self.looked.clear()
         try:
             if holding:
                 await self.store.poll_release(self.key, self.sharing.id)

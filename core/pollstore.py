@@ -2,8 +2,8 @@
 
 ``poll_leases``: which process polls an account for every process sharing the store, until when (renewed while it
 polls). ``poll_watches``: one row per job a process runs on an account whose poller is another process: when it wants
-the job looked at (``due_at``), and what the poller saw at its latest look (the history record as JSON, or the error
-of the request, and ``seen_at``). The engine's side is ``core.pollshare``; the calls are listed for the PostgreSQL
+the job looked at (``due_at``, computed after the poller's look at ``basis``), and what the poller saw at its latest
+look (the history record as JSON, or the error of the request, and ``seen_at``). The engine's side is ``core.pollshare``; the calls are listed for the PostgreSQL
 backend in /work/coord/s4/onepoller-store.md. Times are wall-clock epoch seconds: processes share no monotonic clock.
 """
 
@@ -29,6 +29,7 @@ MIGRATION_6 = """
         account_key TEXT NOT NULL,
         instance TEXT NOT NULL,
         due_at REAL NOT NULL,
+        basis REAL,
         record TEXT,
         error TEXT,
         seen_at REAL
@@ -44,10 +45,12 @@ _HOLDER = (
 
 @dataclass(frozen=True, slots=True)
 class Watch:
-    """Another process's job on an account this process polls: look at it by ``due_at`` (epoch seconds)."""
+    """Another process's job on an account this process polls: look at it by ``due_at`` (epoch seconds), a time
+    its process computed after using the look made at ``basis`` (None: before any look)."""
 
     submit_id: str
     due_at: float
+    basis: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,16 +96,18 @@ class SqlitePolls:
     async def poll_release(self, account_key: str, instance: str) -> None:
         await self._write("DELETE FROM poll_leases WHERE account_key = ? AND instance = ?", (account_key, instance))
 
-    async def watch(self, account_key: str, instance: str, dues: Mapping[str, tuple[str, float]]) -> None:
-        """Ask the account's poller to look at these jobs by their due times: {submit_id: (job_id, due_at)}. A row
-        another process wrote for the job (before adopting it here) loses what was seen for that process."""
+    async def watch(self, account_key: str, instance: str, dues: Mapping[str, tuple[str, float, float | None]]) -> None:
+        """Ask the account's poller to look at these jobs by their due times: {submit_id: (job_id, due_at, basis)}
+        (``basis``: the ``seen_at`` of the newest look used to compute ``due_at``). A row another process wrote for
+        the job (before adopting it here) loses what was seen for that process."""
         if not dues:
             return
-        rows = [(sid, job_id, account_key, instance, due) for sid, (job_id, due) in dues.items()]
+        rows = [(sid, job_id, account_key, instance, due, basis) for sid, (job_id, due, basis) in dues.items()]
         await self._write(
-            "INSERT INTO poll_watches (submit_id, job_id, account_key, instance, due_at) VALUES (?, ?, ?, ?, ?) "
+            "INSERT INTO poll_watches (submit_id, job_id, account_key, instance, due_at, basis) "
+            "VALUES (?, ?, ?, ?, ?, ?) "
             "ON CONFLICT(submit_id) DO UPDATE SET job_id = excluded.job_id, account_key = excluded.account_key, "
-            "due_at = excluded.due_at, "
+            "due_at = excluded.due_at, basis = excluded.basis, "
             "record = CASE WHEN poll_watches.instance = excluded.instance THEN poll_watches.record END, "
             "error = CASE WHEN poll_watches.instance = excluded.instance THEN poll_watches.error END, "
             "seen_at = CASE WHEN poll_watches.instance = excluded.instance THEN poll_watches.seen_at END, "
@@ -120,11 +125,11 @@ class SqlitePolls:
 
         def read(conn: sqlite3.Connection) -> tuple[str | None, list[Watch]]:
             rows = conn.execute(
-                "SELECT submit_id, due_at FROM poll_watches WHERE account_key = ? AND instance != ? "
+                "SELECT submit_id, due_at, basis FROM poll_watches WHERE account_key = ? AND instance != ? "
                 "AND instance IN (SELECT id FROM instances)",
                 (account_key, instance),
             ).fetchall()
-            return _holder(conn, account_key), [Watch(r[0], r[1]) for r in rows]
+            return _holder(conn, account_key), [Watch(r[0], r[1], r[2]) for r in rows]
 
         return await self._run(read)
 

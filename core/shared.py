@@ -26,7 +26,7 @@ from core.accounts import Account
 from core.announce import LeaseStore
 from core.errors import JimengError, StoreUnavailableError
 from core.leases import Instance
-from core.policy import CLAIM_LEASE_S
+from core.policy import CLAIM_LEASE_S, QUIET_FULL_EVERY
 from core.pollshare import AccountShare
 
 if TYPE_CHECKING:
@@ -64,6 +64,7 @@ class Sharing:
         self.closing = False
         self.away = False  # the last beat could not reach the store (PostgreSQL away)
         self.others = 0  # other live instances at the last reap: with none, every poller polls alone (core.pollshare)
+        self._alone = 0  # reaps in a row that saw no other instance, alive or dead (a single process: beats are quiet)
         self._joined = False  # registered in the store (a process that never started leaves nothing behind)
         self._task: asyncio.Task[None] | None = None
         store.instance = self.id
@@ -129,7 +130,8 @@ class Sharing:
         if self.away:  # the database is back: every process's lease looks expired; give them a beat to renew theirs
             self.away = False
             return
-        await self.reap()
+        if await self.reap(quiet_ok=True):
+            return  # alone on the store since the last beat: nothing of another process to adopt, read or wait for
         for step in self.beats:
             await step()
 
@@ -144,14 +146,22 @@ class Sharing:
             return False
         return inst.id not in _HERE if inst.pid == os.getpid() else not _pid_alive(inst.pid)
 
-    async def reap(self) -> None:
+    async def reap(self, *, quiet_ok: bool = False) -> bool:
+        """Forget dead instances (and free slots nothing holds). With ``quiet_ok`` (the heartbeat), True when this
+        beat may skip that and the engine's beats: no other instance was seen at this reap nor the one before (the
+        first beat alone still runs in full: it adopts what a process that left cleanly did not finish), except
+        every ``QUIET_FULL_EVERY``-th, which sweeps anyway (a slot whose give never reached the store)."""
         now = time.time()
         instances = await self.store.instances()
         dead = [i.id for i in instances if self._dead(i, now)]
         self.others = sum(1 for i in instances if i.id != self.id and i.id not in dead)
+        self._alone = 0 if (self.others or dead) else self._alone + 1
+        if quiet_ok and self._alone > 1 and self._alone % QUIET_FULL_EVERY:
+            return True
         if dead:
             log.info("instance %s: %d other process(es) gone: %s", self.id, len(dead), ", ".join(dead))
         await self.store.forget_instances(dead)
+        return False
 
     # ------------------------------------------------------------------------------------------------ slots
 

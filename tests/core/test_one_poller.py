@@ -164,8 +164,8 @@ async def test_poll_store_calls_across_two_stores(store_backend: StoreFactory) -
         assert await b.poll_lease("acc", "B", now + 5) == "A"  # held
         assert await a.poll_lease("acc", "A", now + 6) == "A"  # renewed
         assert await b.poll_lease("other", "B", now + 5) == "B"  # each account its own
-        await b.watch("acc", "B", {"s1": ("j1", now + 1), "s2": ("j2", now + 2)})
-        await a.watch("acc", "A", {"s3": ("j3", now + 1)})
+        await b.watch("acc", "B", {"s1": ("j1", now + 1, None), "s2": ("j2", now + 2, None)})
+        await a.watch("acc", "A", {"s3": ("j3", now + 1, None)})
         holder, watches = await a.watched("acc", "A")
         assert holder == "A" and sorted((w.submit_id, w.due_at) for w in watches) == [("s1", now + 1), ("s2", now + 2)]
         assert await b.looks("acc", ["s1", "s2"]) == ("A", {})
@@ -175,9 +175,12 @@ async def test_poll_store_calls_across_two_stores(store_backend: StoreFactory) -
             "s1": Look('{"status":20}', None, now + 1.1),
             "s2": Look(None, None, now + 1.1),
         }
-        await b.watch("acc", "B", {"s1": ("j1", now + 3)})  # a new due time keeps the last look
+        await b.watch("acc", "B", {"s1": ("j1", now + 3, now + 1.1)})  # a new due time keeps the last look
         assert (await b.looks("acc", ["s1"]))[1]["s1"].seen_at == now + 1.1
-        await a.watch("acc", "A", {"s1": ("j1", now + 3)})  # adopted by A: B's looks are not A's
+        assert [(w.due_at, w.basis) for w in (await a.watched("acc", "A"))[1] if w.submit_id == "s1"] == [
+            (now + 3, now + 1.1)
+        ]
+        await a.watch("acc", "A", {"s1": ("j1", now + 3, None)})  # adopted by A: B's looks are not A's
         assert (await a.looks("acc", ["s1"]))[1] == {}
         await b.unwatch(["s2"])
         assert [w.submit_id for w in (await a.watched("acc", "A"))[1]] == []
