@@ -32,6 +32,16 @@ def _answered(*keys: str) -> Callable[[dict[str, Any]], float | None]:
     return get
 
 
+def _ratio(top: tuple[str, ...], bottom: tuple[str, ...]) -> Callable[[dict[str, Any]], float | None]:
+    a, b = _path(*top), _path(*bottom)
+
+    def get(res: dict[str, Any]) -> float | None:
+        x, y = a(res), b(res)
+        return x / y if x is not None and y else None
+
+    return get
+
+
 def _path(*keys: str) -> Callable[[dict[str, Any]], float | None]:
     def get(res: dict[str, Any]) -> float | None:
         node: Any = res
@@ -96,6 +106,20 @@ BUDGETS: tuple[Budget, ...] = (
     Budget(
         "server RSS peak, 2 requests × 4 × 8000² PNG data URLs", 400, "MiB", _path("hostile", "decode", "peak_rss_mib")
     ),
+    # Issue #16 (bench/processes_bench.py): 3 processes, one job in flight each on one account, 20 s images
+    Budget(
+        "3 processes on one account: median requests per job",
+        2.5,
+        "req",
+        _path("processes", "shared", "requests_median"),
+    ),
+    Budget(
+        "3 processes on one account: polls per job ÷ each polling its own",
+        0.6,
+        "",
+        _ratio(("processes", "shared", "polls_per_job"), ("processes", "apart", "polls_per_job")),
+    ),
+    Budget("3 processes on one account: median lag", 0.75, "s", _path("processes", "shared", "lag_median_s")),
     Budget("/ping worst while a 20 MB broken body is parsed", 0.5, "s", _path("hostile", "ping", "ping_worst_s")),
     Budget(
         "abandoned queued jobs submitted (10 plain + 10 streamed)",

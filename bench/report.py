@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.budgets import CORE_BUDGETS, verdicts
+from bench.processes_bench import table as processes_table
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
@@ -97,6 +98,8 @@ def table(results: dict[str, Any]) -> str:
         width = max(len(k) for k, _ in api) + 2
         lines += [f"{k:<{width}}{v}" for k, v in api]
         lines.append("")
+    if "processes" in results:  # issue #16: N processes sharing one account's polling
+        lines += [*processes_table(results["processes"]), ""]
     lines.append("Budgets")
     for v in verdicts(results):
         if v["budget"].startswith("["):

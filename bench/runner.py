@@ -7,13 +7,14 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from bench import api_bench, discord_bench, hostile_bench
+from bench import api_bench, discord_bench, hostile_bench, processes_bench
 from bench.core_bench import VARIANTS, CoreScenario, run_core
 from bench.emulator import payload_size, start_emulator, use_realistic_images
+from bench.processes_bench import ProcScenario
 from core import Timing
 from emulator import FakeJimeng
 
-GROUPS = ("core", "discord", "cpu", "overhead", "inflight", "b64", "hostile")
+GROUPS = ("core", "discord", "cpu", "overhead", "inflight", "b64", "hostile", "processes")
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +27,7 @@ class Plan:
     overhead_rounds: int
     inflight_jobs: int
     b64_concurrent: tuple[int, ...]
+    processes: ProcScenario  # issue #16: N processes sharing the data directory and one account
 
 
 FULL = Plan(
@@ -44,6 +46,7 @@ FULL = Plan(
     overhead_rounds=2,
     inflight_jobs=200,
     b64_concurrent=(1, 10),
+    processes=ProcScenario(3, 20.0, rounds=6),
 )
 
 QUICK = Plan(
@@ -61,6 +64,7 @@ QUICK = Plan(
     overhead_rounds=1,
     inflight_jobs=32,
     b64_concurrent=(1,),
+    processes=ProcScenario(3, 5.0, rounds=3),
 )
 
 
@@ -86,6 +90,8 @@ async def run_once(plan: Plan, only: set[str], *, timing: Timing | None = None, 
             fake = await start_emulator(plan.cpu_base_s)
             emulators.append(fake)
             phase_a.append(("cpu", ("", "cpu"), api_bench.idle_and_cpu(fake, plan.cpu_jobs, "a")))
+        if "processes" in only:
+            phase_a.append(("processes", ("", "processes"), processes_bench.run(plan.processes, timing=timing)))
         if phase_a:
             log(f"phase A: {len(phase_a)} scenarios in parallel (longest ≈ the slowest video ones)…")
             t0 = time.monotonic()

@@ -89,6 +89,12 @@ class SqlitePolls:
                 "DO UPDATE SET instance = excluded.instance, expires_at = excluded.expires_at",
                 (account_key, instance, expires_at),
             )
+            # Rows of jobs that ended (their process died before it could delete them) are of no use to anyone.
+            conn.execute(
+                "DELETE FROM poll_watches WHERE account_key = ? AND job_id IN "
+                "(SELECT id FROM jobs WHERE state IN ('succeeded','failed'))",
+                (account_key,),
+            )
             return instance
 
         return str(await self._write(write))  # BEGIN IMMEDIATE: read and write under the write lock

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from core import Engine, ImageParams, Job
+from core.jobs import JobRecord
 from core.poller import AccountPoller
 from core.pollstore import Look
 from core.store import SqliteJobStore
@@ -194,6 +195,12 @@ async def test_poll_store_calls_across_two_stores(store_backend: StoreFactory) -
         await b.poll_lease("acc", "B", now - 1)  # expired at once
         assert await a.poll_lease("acc", "C", now + 5) == "C"  # free: taken (by a process not yet registered)
         assert (await a.watched("acc", "A"))[0] is None  # ... which is no live holder
+        # A row left by a process that died after its job ended goes when the lease is next taken or renewed.
+        await a.renew_instance("A", "h", 1, now + 30)
+        await a.save(JobRecord(id="j9", kind="image", spec={}, owner={}, submit_id="s9", state="succeeded"))
+        await b.watch("acc", "B", {"s9": ("j9", now, None), "s8": ("j8", now, None)})
+        await a.poll_lease("acc", "A", now + 5)
+        assert [w.submit_id for w in (await a.watched("acc", "A"))[1]] == ["s8"]  # (s1 is A's own now)
     finally:
         await a.close()
         await b.close()
