@@ -70,9 +70,15 @@ class PgPolls:
                 expires_at,
                 time.time(),
             )
-            if taken is not None:
-                return str(taken)
-            return await _holder(conn, account_key) or instance  # gone meanwhile: the next call takes it
+            if taken is None:
+                return await _holder(conn, account_key) or instance  # gone meanwhile: the next call takes it
+            # Rows of jobs that ended (their process died before it could delete them) are of no use to anyone.
+            await conn.execute(
+                "DELETE FROM poll_watches WHERE account_key = $1 AND job_id IN "
+                "(SELECT id FROM jobs WHERE state IN ('succeeded','failed'))",
+                account_key,
+            )
+            return str(taken)
 
         return str(await self._write(write))
 
