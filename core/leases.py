@@ -18,7 +18,7 @@ import asyncio
 import json
 import sqlite3
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -62,6 +62,15 @@ class Instance:
     host: str
     pid: int
     expires_at: float
+
+
+async def settle(work: Awaitable[T], steps: int = 3) -> T:
+    """Start the store's writer a few steps of the event loop late. A job just launched queues its row at once and
+    its account slot two steps later (its task, then the pool's): the writer then takes both into one transaction,
+    one commit fewer before the submit than when the slot waited for the row's commit (issue #16)."""
+    for _ in range(steps):
+        await asyncio.sleep(0)
+    return await work
 
 
 def _immediate(conn: sqlite3.Connection, fn: Callable[[sqlite3.Connection], T]) -> T:

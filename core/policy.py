@@ -83,8 +83,8 @@ CLAIM_LEASE_S: Final = 60.0  # a daily claim in progress; past this a crashed cl
 QUIET_FULL_EVERY: Final = 3
 # One poller per account across processes (core.pollshare): the process polling an account for all holds its poll
 # lease this long, renewed while it polls (a dead poller's accounts pass to another after it). On SQLite the others
-# are not notified: the poller reads new due times every SHARED_WATCH_S, a process waiting for a look every
-# SHARED_LOOK_S (a look's lag grows by up to that).
+# are not notified: the poller reads new due times every SHARED_WATCH_S, the others its looks as often, and every
+# SHARED_LOOK_S while one of their jobs is overdue (a look's lag grows by up to that).
 POLL_LEASE_S: Final = 5.0
 SHARED_WATCH_S: Final = 0.25
 SHARED_LOOK_S: Final = 0.1

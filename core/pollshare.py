@@ -11,7 +11,9 @@ holder that dies stops renewing its lease (on this host its instance row goes at
 watcher that looks takes the lease over and polls for everyone.
 
 On SQLite nothing is announced between processes, so the waiting side polls the store: the holder reads the due
-times every ``SHARED_WATCH_S``, a watcher whose look is overdue every ``SHARED_LOOK_S``. A store with
+times every ``SHARED_WATCH_S``, a watcher the looks as often (each may move its schedule, which the holder then needs)
+and every ``SHARED_LOOK_S`` while one of its jobs is overdue. A watch row says which look its due time was computed
+after (``basis``), so the holder never polls again for a due time its latest look has already moved. A store with
 ``wait_announce`` (PostgreSQL's NOTIFY) wakes them at once. This module drives ``AccountPoller`` from the inside
 (its tracked jobs, ``_tick``, ``_update``): it is the poller's other half, kept apart for size.
 """

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 from core.jobs import ACTIVE_STATES as ACTIVE
 from core.jobs import JobRecord, MemoryJobStore
-from core.leases import MIGRATION_5, SqliteLeases
+from core.leases import MIGRATION_5, SqliteLeases, settle
 from core.pollstore import MIGRATION_6, SqlitePolls
 from core.prefstore import MIGRATION_4, SqliteExtras
 
@@ -194,8 +194,8 @@ class SqliteJobStore(SqliteExtras, SqliteLeases, SqlitePolls):
         for the writer's next transaction (the store is open). Committed in the order queued."""
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._queue.append((sql, args, many, fut))
-        if self._writer is None or self._writer.done():
-            self._writer = asyncio.create_task(self._drain(), name="job-store-writer")
+        if self._writer is None or self._writer.done():  # it starts a few loop steps later (core.leases.settle)
+            self._writer = asyncio.create_task(settle(self._drain()), name="job-store-writer")
         return fut
 
     async def _drain(self) -> None:
