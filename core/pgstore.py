@@ -26,6 +26,7 @@ import asyncpg
 
 from core.errors import StoreUnavailableError
 from core.jobs import ACTIVE_STATES, JobRecord
+from core.leases import settle
 from core.pgextras import PgExtras
 from core.pgleases import PgLeases, SlotTake
 from core.pgnotify import Listener, check_channel, mask_url
@@ -205,8 +206,8 @@ class PgJobStore(PgExtras, PgLeases, PgPolls):
         transaction. Committed in the order queued."""
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._queue.append((sql, args, many, fut))
-        if self._writer is None or self._writer.done():
-            self._writer = asyncio.create_task(self._drain(), name="job-store-writer")
+        if self._writer is None or self._writer.done():  # a few loop steps late, as on SQLite (core.leases.settle)
+            self._writer = asyncio.create_task(settle(self._drain()), name="job-store-writer")
         return fut
 
     async def _drain(self) -> None:
