@@ -18,6 +18,7 @@ from aiohttp import web
 from api.app import create_app
 from api.settings import ApiSettings
 from core.decoding import map_large_allocations
+from core.errors import StoreUnavailableError
 from core.logsafe import setup_logging
 from core.setting_problems import build_settings, collect, report
 from core.settings import JimengSettings
@@ -64,6 +65,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         web.run_app(app, host=settings.host, port=settings.port, print=None, access_log=logging.getLogger("api.access"))
+    except StoreUnavailableError as err:  # JIMENG_DATABASE_URL unreachable at start: one line, password masked
+        print(f"jimeng-api: {err.message}", file=sys.stderr)
+        return 2
     except OSError as err:
         if err.errno not in (errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES):
             raise

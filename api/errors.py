@@ -30,6 +30,7 @@ from core import (
     RateLimitError,
     RegionError,
     RequestTimeoutError,
+    StoreUnavailableError,
     TransportError,
     UploadError,
     UpstreamError,
@@ -104,6 +105,8 @@ def from_core(err: JimengError, *, server_mode: bool = False) -> ApiError:
         return ApiError(499, msg, code="job_cancelled")
     if isinstance(err, NoAccountError):
         return ApiError(503, msg, type="server_error", code="no_account")
+    if isinstance(err, StoreUnavailableError):  # the database is away: nothing was started (issue #16)
+        return ApiError(503, msg, type="server_error", code="store_unavailable", retry_after=5)
     if isinstance(err, RequestTimeoutError | JobTimeoutError):
         return ApiError(504, msg, type="upstream_error", code="upstream_timeout")
     if isinstance(err, GenerationFailedError):

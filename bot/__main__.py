@@ -20,7 +20,7 @@ import discord
 
 from bot.bot import JimengBot
 from bot.settings import LOCALES, BotConfig, DiscordSettings
-from core import Engine, EngineConfig, parse_tokens
+from core import Engine, EngineConfig, StoreUnavailableError, parse_tokens
 from core.decoding import map_large_allocations
 from core.logsafe import setup_logging
 from core.setting_problems import build_settings, collect, report
@@ -137,6 +137,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as err:  # a startup failure (bad token, privileged intent not enabled ...): one line, no traceback
         if isinstance(err, discord.LoginFailure):
             print(f"{PROG}: Discord refused DISCORD_TOKEN (login failed)", file=sys.stderr)
+            return 2
+        if isinstance(err, StoreUnavailableError):  # JIMENG_DATABASE_URL unreachable at start (password masked)
+            print(f"{PROG}: {err.message}", file=sys.stderr)
             return 2
         if isinstance(err, discord.PrivilegedIntentsRequired):
             print(

@@ -8,6 +8,7 @@ language. The few things read synchronously (a language, the line limits) come f
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
@@ -19,7 +20,8 @@ from bot.checks import ChannelNotAllowed, can_manage_guild, channel_allowed
 from bot.i18n import language
 from bot.render import BotError
 from core import Job
-from core.errors import DailyQuotaError
+from core.backends import accepting
+from core.errors import DailyQuotaError, StoreUnavailableError
 from core.preferences import GuildSettings, MemberPrefs, Preferences, ServerDefaults
 from core.quotas import Quotas, QuotaStatus
 from core.usage import Usage
@@ -84,10 +86,12 @@ class Gate:
         self._guilds.pop(guild_id, None)
 
     async def warm(self, interaction: discord.Interaction) -> None:
-        """Read the server's settings and the member's preferences before an interaction is handled."""
-        if interaction.guild_id is not None:
-            await self.guild(interaction.guild_id)
-        await self.member(interaction.guild_id, interaction.user.id)
+        """Read the server's settings and the member's preferences before an interaction is handled. While the job store
+        is away (PostgreSQL) what is cached stands: a job is then refused by ``admit``, other commands by their reads."""
+        with contextlib.suppress(StoreUnavailableError):
+            if interaction.guild_id is not None:
+                await self.guild(interaction.guild_id)
+            await self.member(interaction.guild_id, interaction.user.id)
 
     def channel_ids(self, guild_id: int | None) -> tuple[int, ...]:
         settings = self._guilds.get(guild_id) if guild_id is not None else None
@@ -124,7 +128,9 @@ class Gate:
         return channel_allowed(self.channel_ids(guild_id), interaction)
 
     async def admit(self, interaction: discord.Interaction) -> None:
-        """Before a job from an interaction (command, button, form) is deferred: channel, role, quota."""
+        """Before a job from an interaction (command, button, form) is deferred: channel, role, quota; and a store
+        that can keep the job (StoreUnavailableError, an ephemeral refusal, while the database is away)."""
+        await accepting(self.bot.engine.store)
         guild = interaction.guild
         if guild is None:
             return

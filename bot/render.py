@@ -13,6 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import discord
 
+import bot.strings_store  # noqa: F401  (registers the strings)
 from bot.i18n import MESSAGES, t
 from core import (
     AuthError,
@@ -29,6 +30,7 @@ from core import (
     RateLimitError,
     RegionError,
     RiskControlError,
+    StoreUnavailableError,
     TransportError,
     UploadError,
     UpstreamError,
@@ -262,6 +264,8 @@ def error_text(err: BaseException, lang: str, *, job_id: str | None = None) -> s
         return invalid_text(err, lang)
     if isinstance(err, NoAccountError):
         return t(lang, "e_no_account")
+    if isinstance(err, StoreUnavailableError):  # the database is away (bot/strings_store.py)
+        return t(lang, "e_store")
     if isinstance(err, TransportError | UpstreamError):
         return t(lang, "e_transport")
     if isinstance(err, GenerationFailedError | JimengError):

@@ -24,15 +24,15 @@ from typing import Any
 import aiohttp
 
 from core import cli_tools, cli_video
+from core.backends import timings_store
 from core.engine import Engine
-from core.errors import JimengError
+from core.errors import JimengError, StoreUnavailableError
 from core.jobs import Job
 from core.logsafe import setup_logging
 from core.media import RefImage
 from core.params import ImageParams, VideoParams
 from core.progress import follow
 from core.settings import MissingSettingError, load_settings
-from core.store import DiskTimingsStore
 
 JOB_COMMANDS = ("imagine", "compose", "video", "interpolate", *cli_tools.TOOL_COMMANDS)
 
@@ -96,8 +96,9 @@ async def _main(a: argparse.Namespace) -> int:
     redactor = setup_logging("WARNING" if a.command != "credits" else settings.log_level)
     redactor.add(*(t.sessionid for t in config.tokens if not isinstance(t, str)))
     # ...but poll on the timings the service has learned, and teach it back (core/timings.py)
-    store = DiskTimingsStore(settings.data_dir / "jobs.sqlite3") if a.command in JOB_COMMANDS else None
-    a.service_store = settings.data_dir / "jobs.sqlite3"  # image ids of the bot/API's results (core/cli_tools.py)
+    url, config.database_url = config.database_url, None  # the service's PostgreSQL: only its timings, as above
+    store = timings_store(url, settings.data_dir) if a.command in JOB_COMMANDS else None
+    a.service_store = url or settings.data_dir / "jobs.sqlite3"  # image ids of the bot/API's results (cli_tools.py)
     async with aiohttp.ClientSession() as http:
         engine = Engine(http, config, store=store)
         await engine.start()
@@ -194,6 +195,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(_main(args))
     except MissingSettingError as err:
         print(str(err), file=sys.stderr)
+        return 2
+    except StoreUnavailableError as err:  # the service's PostgreSQL (its learned timings) unreachable: one line
+        print(f"error: {err.message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -8,15 +8,14 @@ copied into the CLI's, so the tool runs on the account that made the image (PROT
 from __future__ import annotations
 
 import argparse
-import asyncio
 from pathlib import Path
 from typing import Any
 
+from core.backends import service_record
 from core.engine import Engine
 from core.errors import InvalidRequestError
 from core.jobs import Job
 from core.media import RefImage
-from core.store import SqliteJobStore
 from core.tool_spec import Expand, ImageRef, ToolParams
 
 TOOL_COMMANDS = ("upscale", "outpaint", "detail")
@@ -64,25 +63,19 @@ def params_of(a: argparse.Namespace) -> ToolParams:
     return ToolParams(tool="detail")
 
 
-async def _source(engine: Engine, text: str, service_store: Path | None) -> Any:
+async def _source(engine: Engine, text: str, service_store: Path | str | None) -> Any:
     try:
         ref = ImageRef.parse(text, param="source")
     except InvalidRequestError:
         return RefImage.parse(text, allow_path=True)
-    exists = service_store is not None and await asyncio.to_thread(service_store.is_file)
-    if service_store is not None and exists and await engine.store.get(ref.job_id) is None:
-        disk = SqliteJobStore(service_store)
-        await disk.open()
-        try:
-            record = await disk.get(ref.job_id)
-        finally:
-            await disk.close()
+    if await engine.store.get(ref.job_id) is None:
+        record = await service_record(service_store, ref.job_id)  # the SQLite file, or PostgreSQL (core.backends)
         if record is not None:
             await engine.store.save(record)  # into the CLI's in-memory store; the service's record is only read
     return ref
 
 
-async def run(engine: Engine, a: argparse.Namespace, service_store: Path | None) -> Job:
+async def run(engine: Engine, a: argparse.Namespace, service_store: Path | str | None) -> Job:
     params = params_of(a)
     engine.check_tool(params)
     return await engine.tool(params, await _source(engine, a.source, service_store))

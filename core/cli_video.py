@@ -11,12 +11,12 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+from core.backends import service_record
 from core.engine import Engine
 from core.errors import InvalidRequestError
 from core.jobs import Job
 from core.media import RefImage
 from core.params import VideoParams
-from core.store import SqliteJobStore
 from core.video_refs import RefMedia, reference_from_bytes
 
 
@@ -44,23 +44,16 @@ def _file(text: str) -> Any:
     return reference_from_bytes(path.read_bytes(), path.name)
 
 
-async def _copy_record(engine: Engine, job_id: str, service_store: Path | None) -> None:
+async def _copy_record(engine: Engine, job_id: str, service_store: Path | str | None) -> None:
     """The service's record of ``job_id`` into the CLI's in-memory store (the service's is only read)."""
-    if service_store is None or not await asyncio.to_thread(service_store.is_file):
-        return
     if await engine.store.get(job_id) is not None:
         return
-    disk = SqliteJobStore(service_store)
-    await disk.open()
-    try:
-        record = await disk.get(job_id)
-    finally:
-        await disk.close()
+    record = await service_record(service_store, job_id)  # the SQLite file, or PostgreSQL (core.backends)
     if record is not None:
         await engine.store.save(record)
 
 
-async def run(engine: Engine, a: argparse.Namespace, service_store: Path | None) -> Job:
+async def run(engine: Engine, a: argparse.Namespace, service_store: Path | str | None) -> Job:
     if a.command == "interpolate":
         source = Path(a.source)
         if await asyncio.to_thread(lambda: source.expanduser().is_file()):

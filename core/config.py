@@ -37,3 +37,5 @@ class EngineConfig:
     # and how long its lease lasts without a heartbeat (a killed process's slots and jobs come back after it).
     instance_id: str | None = None
     lease_s: float = LEASE_S
+    # PostgreSQL instead of the SQLite file in data_dir (issue #16, core.pgstore): processes on several hosts.
+    database_url: str | None = None

@@ -22,6 +22,7 @@ from typing import Any
 import aiohttp
 
 from core.accounts import Account, AccountStatus, ClaimResult, china_today
+from core.backends import accepting, make_store
 from core.config import EngineConfig
 from core.dispatch import Dispatcher, total_items
 from core.errors import AuthError, InvalidRequestError, JimengError, NoAccountError
@@ -38,7 +39,6 @@ from core.registry import Kind, ModelInfo, Registry
 from core.results import Asset
 from core.retention import Download, ResultKeeper, open_asset
 from core.shared import share
-from core.store import SqliteJobStore
 from core.timings import Timings
 from core.tokens import Token, parse_tokens
 from core.tools import ToolInfo, ToolParams, ToolSpec, check_tool, prepare_tool, switched_off
@@ -64,9 +64,7 @@ class Engine(VideoToolsMixin):  # omni reference, frame interpolation: core/vide
         self.upstream = Upstream(http, upstream_url=config.upstream_url, clock=clock)
         self.registry = Registry()
         self.pool = AccountPool(self.upstream, limit=config.account_concurrency, clock=clock, today=today)
-        if store is None:
-            store = SqliteJobStore(config.data_dir / "jobs.sqlite3") if config.data_dir else MemoryJobStore()
-        self.store: JobStore = store
+        self.store: JobStore = make_store(config) if store is None else store  # core.backends
         self.keeper: ResultKeeper | None = None
         if config.data_dir is not None and config.keep_results:
             self.keeper = ResultKeeper(
@@ -322,6 +320,7 @@ class Engine(VideoToolsMixin):  # omni reference, frame interpolation: core/vide
         among: Sequence[Account] | None,
         refs: list[PreparedImage] | None = None,
     ) -> Job:
+        await accepting(self.store)  # the database is away (PostgreSQL): StoreUnavailableError, nothing started
         job = Job(kind, spec, owner=owner)
         job.publish(JobState.QUEUED, total=total_items(spec))
         if refs and self.keeper is not None:

@@ -232,6 +232,12 @@ class JobCancelledError(JimengError):
     kind = "cancelled"
 
 
+class StoreUnavailableError(JimengError):
+    """The job store (PostgreSQL) cannot be reached: new jobs are refused until it is back (jobs in flight go on)."""
+
+    kind = "store"
+
+
 class NoAccountError(JimengError):
     """No configured account can serve this request (none configured, or none offers the model)."""
 

@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from core.announce import SqliteAnnounce
 from core.jobs import ACTIVE_STATES
 
 T = TypeVar("T")
@@ -84,8 +85,9 @@ def _immediate(conn: sqlite3.Connection, fn: Callable[[sqlite3.Connection], T]) 
     return out
 
 
-class SqliteLeases:
-    """Mixed into ``SqliteJobStore``; every call goes through its read lock (one statement or one transaction)."""
+class SqliteLeases(SqliteAnnounce):
+    """Mixed into ``SqliteJobStore``; every call goes through its read lock (one statement or one transaction).
+    Announcements (``core.announce``): none between processes on SQLite, a short poll instead."""
 
     instance: str | None = None  # this process's id: ``save`` writes it into ``jobs.instance``
 

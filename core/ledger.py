@@ -11,6 +11,7 @@ from collections.abc import Coroutine
 from typing import Any
 
 from core.accounts import Account
+from core.errors import StoreUnavailableError
 from core.jobs import Job, JobRecord, JobStore
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,8 @@ class Ledger:
         """Write the job's row; a failing store is logged, not raised (the job itself goes on)."""
         try:
             await self.store.save(record_of(job, account_key=account_key, body=body))
+        except StoreUnavailableError as err:  # the database is away (PostgreSQL): the job goes on, one line
+            log.warning("could not save job %s: %s", job.id, err.message)
         except Exception:
             log.exception("could not save job %s", job.id)
 
@@ -68,4 +71,12 @@ class Ledger:
     def _track(self, write: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(write)
         self._writes.add(task)
-        task.add_done_callback(self._writes.discard)
+        task.add_done_callback(self._written)
+
+    def _written(self, task: asyncio.Task[None]) -> None:
+        self._writes.discard(task)
+        exc = None if task.cancelled() else task.exception()
+        if isinstance(exc, StoreUnavailableError):  # the database is away: the store said so once
+            log.debug("a store write was lost: %s", exc.message)
+        elif exc is not None:
+            log.error("a store write failed", exc_info=exc)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from core.errors import JimengError, TransportError
+from core.errors import JimengError, StoreUnavailableError, TransportError
 from core.jobs import Job
 from core.media import PreparedImage
 from core.results import Asset
@@ -117,6 +117,11 @@ class ResultKeeper:
                 assets = await self.keep(job.id, result.assets)
             except asyncio.CancelledError:
                 raise
+            except StoreUnavailableError as err:  # the database is away (PostgreSQL): one line, no traceback
+                log.warning(
+                    "job %s: its results were not kept locally (%s); the upstream URLs stay", job.id, err.message
+                )
+                return
             except Exception:
                 log.exception("job %s: keeping its results locally failed; the upstream URLs stay", job.id)
                 return

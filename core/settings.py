@@ -55,6 +55,8 @@ class JimengSettings(BaseSettings):
     video_expected_s: float = Field(default=VIDEO_EXPECTED_S, gt=0)
     # Processes sharing the data directory (issue #16): a killed one's slots and jobs come back after this.
     lease_seconds: float = Field(default=LEASE_S, ge=1, le=3600)
+    # PostgreSQL for processes on several hosts (issue #16): postgresql://user:password@host:5432/database
+    database_url: SecretStr = Field(default=SecretStr(""), description="postgresql://… (instead of data_dir's SQLite)")
 
     @field_validator("link_secret")
     @classmethod
@@ -64,6 +66,14 @@ class JimengSettings(BaseSettings):
                 f"needs at least {MIN_SECRET_CHARS} characters (a short secret can be guessed from a link)"
             )
         return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: SecretStr) -> SecretStr:
+        raw = value.get_secret_value().strip()
+        if raw and not raw.lower().startswith(("postgresql://", "postgres://")):
+            raise ValueError("must start with postgresql:// (e.g. postgresql://user:password@host:5432/jimeng)")
+        return SecretStr(raw)
 
     @field_validator("public_base_url")
     @classmethod
@@ -104,6 +114,7 @@ class JimengSettings(BaseSettings):
             public_base_url=self.public_base_url or None,
             link_secret=self.link_secret.get_secret_value(),
             lease_s=self.lease_seconds,
+            database_url=self.database_url.get_secret_value() or None,
             timing=Timing(
                 image_deadline=self.image_deadline_s,
                 video_deadline=self.video_deadline_s,

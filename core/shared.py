@@ -20,17 +20,18 @@ import uuid
 from collections.abc import Awaitable, Callable
 from datetime import date
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from core.accounts import Account
-from core.errors import JimengError
-from core.leases import Instance, SqliteLeases
+from core.announce import LeaseStore
+from core.errors import JimengError, StoreUnavailableError
+from core.leases import Instance
 from core.policy import CLAIM_LEASE_S, QUIET_FULL_EVERY
 from core.pollshare import AccountShare
-from core.pollstore import SqlitePolls
 
 if TYPE_CHECKING:
     from core.engine import Engine
+    from core.pollstore import SqlitePolls
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +54,7 @@ def _pid_alive(pid: int) -> bool:
 
 
 class Sharing:
-    def __init__(self, store: SqliteLeases, *, instance: str | None = None, lease_s: float) -> None:
+    def __init__(self, store: LeaseStore, *, instance: str | None = None, lease_s: float) -> None:
         self.store = store
         self.id = instance or new_instance_id()
         self.host = socket.gethostname()
@@ -61,6 +62,7 @@ class Sharing:
         self.beats: list[Beat] = []  # the engine's work on each beat (recovery scan, refresh, waking waiters)
         self.on_lost: Beat | None = None  # our lease had expired: let go of the jobs others adopted meanwhile
         self.closing = False
+        self.away = False  # the last beat could not reach the store (PostgreSQL away)
         self.others = 0  # other live instances at the last reap: with none, every poller polls alone (core.pollshare)
         self._alone = 0  # reaps in a row that saw no other instance, alive or dead (a single process: beats are quiet)
         self._joined = False  # registered in the store (a process that never started leaves nothing behind)
@@ -108,6 +110,9 @@ class Sharing:
                 await self.beat()
             except asyncio.CancelledError:
                 raise
+            except StoreUnavailableError as err:  # the database is away (PostgreSQL): one line, not a traceback
+                log.warning("instance %s: heartbeat: %s", self.id, err.message)
+                self.away = True
             except Exception:
                 log.exception("instance %s: heartbeat failed; trying again in %.1f s", self.id, self.interval)
 
@@ -122,6 +127,9 @@ class Sharing:
             )
             if self.on_lost is not None:
                 await self.on_lost()
+        if self.away:  # the database is back: every process's lease looks expired; give them a beat to renew theirs
+            self.away = False
+            return
         if await self.reap(quiet_ok=True):
             return  # alone on the store since the last beat: nothing of another process to adopt, read or wait for
         for step in self.beats:
@@ -181,19 +189,20 @@ class Sharing:
 def share(engine: Engine) -> Sharing | None:
     """Wire an engine to the other processes on its store (None when the store is this process's alone)."""
     store = engine.store
-    if not isinstance(store, SqliteLeases) or not isinstance(store, SqlitePolls):
+    if not isinstance(store, LeaseStore):  # SQLite or PostgreSQL (core.announce): leases and the poll calls
         return None
     shared = Sharing(store, instance=engine.config.instance_id, lease_s=engine.config.lease_s)
     engine.pool.shared = shared
     engine.deliveries.shared = shared
-    engine.dispatcher.polls = partial(AccountShare, store, shared)  # one poller per account for all processes
+    polls = cast("SqlitePolls", store)  # or core.pgpolls.PgPolls: the same calls (core.announce.LeaseStore)
+    engine.dispatcher.polls = partial(AccountShare, polls, shared)  # one poller per account for all processes
     engine.deliveries.rescan = engine.recovery.recover
     shared.beats += [engine.pool.wake, engine.recovery.recover, _refresher(engine, store, shared)]
     shared.on_lost = partial(_let_go, engine, store, shared)
     return shared
 
 
-async def _let_go(engine: Engine, store: SqliteLeases, shared: Sharing) -> None:
+async def _let_go(engine: Engine, store: LeaseStore, shared: Sharing) -> None:
     """Back from a pause longer than our lease: the jobs another process adopted meanwhile are its own now. Stop
     running them here, writing nothing (the adopter writes their outcome); whoever waits on one here is told."""
     live = [job_id for job_id, job in engine._jobs.items() if not job.state.terminal]
@@ -207,7 +216,7 @@ async def _let_go(engine: Engine, store: SqliteLeases, shared: Sharing) -> None:
             task.cancel()
 
 
-def _refresher(engine: Engine, store: SqliteLeases, shared: Sharing) -> Beat:
+def _refresher(engine: Engine, store: LeaseStore, shared: Sharing) -> Beat:
     """What other processes learned (timings) and changed (account state: cool-downs, credits, the claim)."""
     last = time.time()
 

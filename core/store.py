@@ -403,9 +403,9 @@ class DiskTimingsStore(MemoryJobStore):
     """Jobs in memory, learned timings in the SQLite store at ``path``: the admin CLI's one-shot jobs stay out of a
     running service's store, yet it polls on the timings the service has learned and teaches it back."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path | SqliteJobStore | Any) -> None:  # or a PostgreSQL store (core.backends)
         super().__init__()
-        self._disk = SqliteJobStore(path)
+        self._disk = SqliteJobStore(path) if isinstance(path, str | Path) else path
 
     async def open(self) -> None:
         await self._disk.open()

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from emulator import FakeJimeng
+from tests.pg import pg_cluster, pg_url, shared_place, store_backend  # noqa: F401  (a real PostgreSQL: tests/pg.py)
 
 
 @pytest.fixture

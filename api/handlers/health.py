@@ -5,6 +5,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from api.keys import AUTH, SERVICES
+from core.backends import accepting
+from core.errors import StoreUnavailableError
 
 
 async def ping(request: web.Request) -> web.Response:
@@ -19,6 +21,10 @@ async def readyz(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     if not services.ready:
         return web.json_response({"status": "starting"}, status=503)
+    try:  # the job store (PostgreSQL) away: no new job can be kept, send callers to another process
+        await accepting(services.engine.store)
+    except StoreUnavailableError as err:
+        return web.json_response({"status": "store_unavailable", "message": err.message}, status=503)
     if request.app[AUTH].mode == "bearer":
         return web.json_response({"status": "ready", "mode": "bearer"})
     states = [s.state for s in services.engine.status()]

@@ -18,6 +18,7 @@ from core.jobs import JobRecord
 from core.store import SqliteJobStore
 from emulator import FakeJimeng
 from tests.core.support import engine_for, sid
+from tests.pg import StoreFactory
 
 ROOT = Path(__file__).resolve().parents[2]
 GEN = "/mweb/v1/aigc_draft/generate"
@@ -203,8 +204,8 @@ async def test_retention_and_disk_cap(fake_jimeng: FakeJimeng, tmp_path: Path) -
         assert not [p for p in (tmp_path / "results").rglob("*.*") if p.suffix != ".part"]
 
 
-async def test_store_counts_active_jobs_per_owner(tmp_path: Path) -> None:
-    store = SqliteJobStore(tmp_path / "s.sqlite3")
+async def test_store_counts_active_jobs_per_owner(store_backend: StoreFactory) -> None:
+    store = store_backend()  # SQLite and PostgreSQL (tests/pg.py)
     await store.open()
     for i, state in enumerate(["generating", "pending", "succeeded"]):
         await store.save(
@@ -214,9 +215,12 @@ async def test_store_counts_active_jobs_per_owner(tmp_path: Path) -> None:
     assert await store.count_active(owner_key="user_id", owner_value=7) == 2
     assert await store.count_active() == 3
     assert [r.id for r in await store.list_owner("user_id", 7)] == ["j2", "j1", "j0"]
+    assert await store.count_active(owner_key="user_id", owner_value=7.0) == 2  # numbers compare as JSON numbers
+    assert await store.count_active(owner_key="user_id", owner_value="7") == 0  # not as text
+    assert await store.count_since("user_id", 8, 0) == 1
     await store.close()
     # schema is versioned: reopening an existing file does not migrate again
-    again = SqliteJobStore(tmp_path / "s.sqlite3")
+    again = store_backend()
     await again.open()
     assert (await again.get("j0")) is not None
     await again.close()

@@ -19,6 +19,7 @@ from core.store import SqliteJobStore
 from core.wire import PATH_GENERATE, PATH_HISTORY_BY_IDS
 from emulator import FakeJimeng
 from tests.core.conftest import EngineFactory
+from tests.pg import StoreFactory
 
 
 def _poller(engine: Engine) -> AccountPoller:
@@ -155,8 +156,8 @@ async def test_alone_on_the_store_an_engine_polls_as_before(
         assert poller.ticks == len(fake_jimeng.calls(PATH_HISTORY_BY_IDS))
 
 
-async def test_poll_store_calls_across_two_stores(tmp_path: Path) -> None:
-    a, b = SqliteJobStore(tmp_path / "jobs.sqlite3"), SqliteJobStore(tmp_path / "jobs.sqlite3")
+async def test_poll_store_calls_across_two_stores(store_backend: StoreFactory) -> None:
+    a, b = store_backend(), store_backend()  # one SQLite file, or one PostgreSQL database (tests/pg.py)
     await a.open()
     await b.open()
     try:

@@ -14,6 +14,7 @@ from core.preferences import GuildSettings, MemberPrefs, Preferences, ServerDefa
 from core.registry import Registry
 from core.store import MIGRATIONS, SqliteJobStore
 from core.wire import Region
+from tests.pg import StoreFactory
 
 CN = frozenset({Region.CN})
 US = frozenset({Region.US})
@@ -53,9 +54,8 @@ async def test_schema_3_file_with_jobs_migrates_to_4(tmp_path: Path) -> None:
         await store.close()
 
 
-async def test_settings_round_trip_and_survive_a_restart(tmp_path: Path) -> None:
-    path = tmp_path / "jobs.sqlite3"
-    store = SqliteJobStore(path)
+async def test_settings_round_trip_and_survive_a_restart(store_backend: StoreFactory) -> None:
+    store = store_backend()  # SQLite and PostgreSQL (tests/pg.py)
     prefs = prefs_on(store)
     await prefs.set_guild(
         1, channel_ids=[22, 21], role_id=5, image_model="jimeng-4.0", resolution="1k", quota=3, quota_unit="credits"
@@ -64,7 +64,7 @@ async def test_settings_round_trip_and_survive_a_restart(tmp_path: Path) -> None
     await prefs.set_member(None, 7, language="zh-CN")  # DMs are their own scope
     await store.close()
 
-    store = SqliteJobStore(path)
+    store = store_backend()
     prefs = prefs_on(store)
     try:
         guild = await prefs.get_guild(1)

@@ -1,11 +1,12 @@
-"""Two engines on one data directory (issue #16), as two processes would run them: what one learns and changes, the
-other reads from the store at its next heartbeat; the daily claim is sent once; a job waiting for a slot the other
-holds starts when that slot is given back, without anyone waking it here. Real processes: tests/api/."""
+"""Two engines on one store (issue #16; a data directory, or PostgreSQL: tests/pg.py), as two processes would run
+them: what one learns and changes, the other reads from the store at its next heartbeat; the daily claim is sent
+once; a job waiting for a slot the other holds starts when that slot is given back, without anyone waking it here.
+Real processes: tests/api/."""
 
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
+from typing import Any
 
 from core import ImageParams
 from core.accounts import AccountState
@@ -17,9 +18,9 @@ from tests.core.conftest import EngineFactory
 
 
 async def test_timings_account_state_and_the_daily_claim_are_shared(
-    make_engine: EngineFactory, fake_jimeng: FakeJimeng, tmp_path: Path
+    make_engine: EngineFactory, fake_jimeng: FakeJimeng, shared_place: dict[str, Any]
 ) -> None:
-    async with make_engine(data_dir=tmp_path) as one, make_engine(data_dir=tmp_path) as two:
+    async with make_engine(**shared_place) as one, make_engine(**shared_place) as two:
         assert one.shared is not None and two.shared is not None and one.shared.id != two.shared.id
         await asyncio.gather(one.claim_daily(), two.claim_daily())
         assert len(fake_jimeng.calls(PATH_CREDIT_RECEIVE)) == 1
@@ -41,12 +42,12 @@ async def test_timings_account_state_and_the_daily_claim_are_shared(
 
 
 async def test_a_job_waits_for_a_slot_the_other_process_holds(
-    make_engine: EngineFactory, fake_jimeng: FakeJimeng, tmp_path: Path
+    make_engine: EngineFactory, fake_jimeng: FakeJimeng, shared_place: dict[str, Any]
 ) -> None:
     fake_jimeng.image_seconds = 1.2
     async with (
-        make_engine(data_dir=tmp_path, account_concurrency=1) as one,
-        make_engine(data_dir=tmp_path, account_concurrency=1) as two,
+        make_engine(**shared_place, account_concurrency=1) as one,
+        make_engine(**shared_place, account_concurrency=1) as two,
     ):
         first = await one.imagine(ImageParams(prompt="first"))
         while not fake_jimeng.calls(PATH_GENERATE):
@@ -60,10 +61,10 @@ async def test_a_job_waits_for_a_slot_the_other_process_holds(
 
 
 async def test_a_process_back_from_a_pause_lets_go_of_the_jobs_another_adopted(
-    make_engine: EngineFactory, fake_jimeng: FakeJimeng, tmp_path: Path
+    make_engine: EngineFactory, fake_jimeng: FakeJimeng, shared_place: dict[str, Any]
 ) -> None:
     fake_jimeng.image_seconds = 1.5
-    async with make_engine(data_dir=tmp_path) as one, make_engine(data_dir=tmp_path) as two:
+    async with make_engine(**shared_place) as one, make_engine(**shared_place) as two:
         assert one.shared is not None and two.shared is not None
         job = await one.imagine(ImageParams(prompt="a lighthouse"))
         while not fake_jimeng.calls(PATH_GENERATE):

@@ -1,5 +1,5 @@
-"""Several processes on one SQLite data directory (issue #16), at the store: two stores on one file behave as two
-processes do (each its own connection). Slots are leases counted across them, a dead process's slots and jobs come
+"""Several processes on one store (issue #16), on both backends (tests/pg.py ``store_backend``): two stores on one
+SQLite file or one PostgreSQL database behave as two processes do (each its own connections). Slots are leases counted across them, a dead process's slots and jobs come
 back once, the daily claim is made once, and a new data directory is migrated once however many open it at once.
 The real processes are in tests/api/test_shared_processes.py."""
 
@@ -12,10 +12,13 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from core.jobs import JobRecord
+from core.pgschema import PG_MIGRATIONS
 from core.shared import Sharing
 from core.store import MIGRATIONS, SqliteJobStore
+from tests.pg import PgCluster, StoreFactory
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -27,8 +30,8 @@ def _job(job_id: str, state: str = "generating", account: str = "acc") -> JobRec
     )
 
 
-async def _two(tmp_path: Path, lease_s: float = 30.0) -> tuple[SqliteJobStore, Sharing, SqliteJobStore, Sharing]:
-    a, b = SqliteJobStore(tmp_path / "jobs.sqlite3"), SqliteJobStore(tmp_path / "jobs.sqlite3")
+async def _two(new: StoreFactory, lease_s: float = 30.0) -> tuple[Any, Sharing, Any, Sharing]:
+    a, b = new(), new()
     await a.open()
     await b.open()
     sa, sb = Sharing(a, instance="A", lease_s=lease_s), Sharing(b, instance="B", lease_s=lease_s)
@@ -37,10 +40,11 @@ async def _two(tmp_path: Path, lease_s: float = 30.0) -> tuple[SqliteJobStore, S
     return a, sa, b, sb
 
 
-async def test_slots_are_counted_across_processes(tmp_path: Path) -> None:
-    a, _, b, _ = await _two(tmp_path)
+async def test_slots_are_counted_across_processes(store_backend: StoreFactory) -> None:
+    a, _, b, _ = await _two(store_backend)
     try:  # a writer in one process waits for the other's short transaction instead of failing "database is locked"
-        assert await a._run(lambda c: c.execute("PRAGMA busy_timeout").fetchone()[0]) == 30_000
+        if isinstance(a, SqliteJobStore):
+            assert await a._run(lambda c: c.execute("PRAGMA busy_timeout").fetchone()[0]) == 30_000
         assert await a.take_slot("acc", "j1", "A", 2)
         assert await b.take_slot("acc", "j2", "B", 2)
         assert not await a.take_slot("acc", "j3", "A", 2)  # two held, one by each: no third anywhere
@@ -61,9 +65,11 @@ async def test_slots_are_counted_across_processes(tmp_path: Path) -> None:
         await b.close()
 
 
-async def test_a_dead_process_keeps_its_running_slots_until_a_live_one_adopts_its_jobs_once(tmp_path: Path) -> None:
-    a, _, b, sb = await _two(tmp_path, lease_s=30.0)
-    c = SqliteJobStore(tmp_path / "jobs.sqlite3")
+async def test_a_dead_process_keeps_its_running_slots_until_a_live_one_adopts_its_jobs_once(
+    store_backend: StoreFactory,
+) -> None:
+    a, _, b, sb = await _two(store_backend, lease_s=30.0)
+    c = store_backend()
     try:
         a.instance = "A"
         await a.save(_job("running"))  # submitted upstream on "acc"
@@ -87,16 +93,15 @@ async def test_a_dead_process_keeps_its_running_slots_until_a_live_one_adopts_it
         await b.take_slot("acc", "ended", "B", 5)  # its give never reached the store
         await sb.reap()
         assert await b.slots_held("acc") == 1  # the ended job's slot is gone, the adopted one's stays
-        owner = await b._run(lambda conn: conn.execute("SELECT instance FROM jobs WHERE id = 'running'").fetchone()[0])
-        assert owner == ("C" if wins[1] else "B")
+        assert await b.owners(["running"]) == {"running": "C" if wins[1] else "B"}
         assert not await b.adopt("running", "A", "B", "acc")  # adopted already: never a second time
     finally:
         for s in (a, b, c):
             await s.close()
 
 
-async def test_a_killed_process_on_this_host_is_noticed_by_its_pid(tmp_path: Path) -> None:
-    a, sa, b, sb = await _two(tmp_path)
+async def test_a_killed_process_on_this_host_is_noticed_by_its_pid(store_backend: StoreFactory) -> None:
+    a, sa, b, sb = await _two(store_backend)
     try:
         gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
         await a.renew_instance("A", sa.host, int(gone.stdout), time.time() + 30)  # lease valid, process gone
@@ -113,8 +118,8 @@ async def test_a_killed_process_on_this_host_is_noticed_by_its_pid(tmp_path: Pat
         await b.close()
 
 
-async def test_the_daily_claim_is_begun_once_per_account_and_day(tmp_path: Path) -> None:
-    a, _, b, _ = await _two(tmp_path)
+async def test_the_daily_claim_is_begun_once_per_account_and_day(store_backend: StoreFactory) -> None:
+    a, _, b, _ = await _two(store_backend)
     try:
         firsts = await asyncio.gather(
             *(s.begin_claim("acc", "2026-12-03", n, time.time() + 60) for s, n in [(a, "A"), (b, "B")] * 4)
@@ -153,3 +158,77 @@ def test_processes_opening_a_new_data_directory_at_once_migrate_it_once(tmp_path
     with sqlite3.connect(path) as conn:
         assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_processes_opening_a_new_postgresql_database_at_once_migrate_it_once(pg_cluster: PgCluster) -> None:
+    """Four processes open one empty database at once: the advisory lock lets one migrate, the others find it done."""
+    url = asyncio.run(pg_cluster.new_database())
+    code = (
+        "import asyncio, sys\n"
+        "from core.pgstore import PgJobStore\n"
+        "async def main():\n"
+        "    s = PgJobStore(sys.argv[1])\n"
+        "    await s.open(); await s.close()\n"
+        "asyncio.run(main())\n"
+    )
+    procs = [subprocess.Popen([sys.executable, "-c", code, url], cwd=ROOT, stderr=subprocess.PIPE) for _ in range(4)]
+    for p in procs:
+        _, err = p.communicate(timeout=60)
+        assert p.returncode == 0, err.decode()
+
+    async def version() -> list[Any]:
+        import asyncpg
+
+        conn = await asyncpg.connect(url)
+        try:
+            return [r["version"] for r in await conn.fetch("SELECT version FROM schema_version")]
+        finally:
+            await conn.close()
+
+    assert asyncio.run(version()) == [len(PG_MIGRATIONS)]
+    assert len(PG_MIGRATIONS) == len(MIGRATIONS)  # every SQLite migration has its PostgreSQL twin
+
+
+async def test_announcements_wake_a_waiter_in_another_process(store_backend: StoreFactory) -> None:
+    a, b = store_backend(), store_backend()
+    await a.open()
+    await b.open()
+    try:
+        waiting = asyncio.create_task(b.wait_announce("jobs_acc", 5.0))
+        await asyncio.sleep(0.3)  # its LISTEN is in place
+        started = time.monotonic()
+        await a.announce("jobs_acc")
+        await waiting
+        took = time.monotonic() - started
+        if isinstance(a, SqliteJobStore):  # no channel between processes: the wait is a short poll of its timeout
+            assert took > 4
+            started = time.monotonic()
+            await b.wait_announce("jobs_acc", 0.2)
+            assert 0.15 < time.monotonic() - started < 1
+        else:
+            assert took < 1  # woken by NOTIFY, not by the 5 s timeout
+            started = time.monotonic()
+            await b.wait_announce("other", 0.3)  # nothing announced there: the timeout
+            assert 0.25 < time.monotonic() - started < 2
+    finally:
+        await a.close()
+        await b.close()
+
+
+async def test_back_from_a_store_outage_a_beat_gives_the_others_time_to_renew_before_reaping(
+    store_backend: StoreFactory,
+) -> None:
+    """While the database was away no process could renew its lease: the first beat back must not take the others
+    for dead (and adopt their jobs); the one after does, if they still have not renewed."""
+    a, sa, b, _ = await _two(store_backend)
+    try:
+        await b.renew_instance("B", "elsewhere", 1, time.time() - 1)  # B could not renew during the outage either
+        sa.away = True  # A's last beat found the store away
+        await sa.beat()
+        assert {i.id for i in await a.instances()} == {"A", "B"}
+        assert not sa.away
+        await sa.beat()  # B never came back: now it is gone
+        assert {i.id for i in await a.instances()} == {"A"}
+    finally:
+        await a.close()
+        await b.close()

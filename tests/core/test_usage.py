@@ -16,11 +16,11 @@ from core.params import ImageParams
 from core.preferences import Preferences
 from core.quotas import Quotas
 from core.registry import Registry
-from core.store import SqliteJobStore
 from core.usage import Usage
 from core.wire import Region
 from emulator import FakeJimeng
 from tests.core.conftest import EngineFactory, session_id
+from tests.pg import BACKENDS, StoreFactory, factory_of
 
 # 10:00 in Beijing on 2026-12-03; the next reset is 2026-12-04 00:00 Beijing
 NOW = datetime(2026, 12, 3, 10, 0, tzinfo=CHINA_TZ).timestamp()
@@ -74,9 +74,9 @@ KNOWN = [
 ]
 
 
-@pytest.mark.parametrize("kind", ["memory", "sqlite"])
-async def test_usage_figures_for_a_known_set_of_jobs(kind: str, tmp_path: Path) -> None:
-    store = MemoryJobStore() if kind == "memory" else SqliteJobStore(tmp_path / "u.sqlite3")
+@pytest.mark.parametrize("kind", ["memory", *BACKENDS])
+async def test_usage_figures_for_a_known_set_of_jobs(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    store = MemoryJobStore() if kind == "memory" else (await factory_of(kind, request, tmp_path))()
     for r in KNOWN:
         await store.save(r)
     await store.set_credits({"s1": 4, "s2": 2.5, "s3": 1, "s4": 30, "s5": 1, "s6": 4})
@@ -129,10 +129,9 @@ async def test_prices_come_from_the_credit_ledger(fake_jimeng: FakeJimeng, make_
         assert [s.label for s in accounts] == [engine.accounts()[0].masked]
 
 
-async def test_member_quota_refuses_the_next_job_until_beijing_midnight(tmp_path: Path) -> None:
-    path = tmp_path / "q.sqlite3"
+async def test_member_quota_refuses_the_next_job_until_beijing_midnight(store_backend: StoreFactory) -> None:
     clock = [NOW]
-    store = SqliteJobStore(path)
+    store = store_backend()
     prefs = Preferences(store, Registry(), lambda: frozenset({Region.CN}))
     await prefs.set_guild(1, quota=2)
     quotas = Quotas(Usage(store, clock=lambda: clock[0]), prefs)
@@ -150,7 +149,7 @@ async def test_member_quota_refuses_the_next_job_until_beijing_midnight(tmp_path
     assert (await quotas.member_status(1, 8)).remaining == 2  # another member is not affected
     await store.close()
 
-    store = SqliteJobStore(path)  # a restart: settings and counts come back from the file
+    store = store_backend()  # a restart: settings and counts come back from the file or the database
     prefs = Preferences(store, Registry(), lambda: frozenset({Region.CN}))
     quotas = Quotas(Usage(store, clock=lambda: clock[0]), prefs)
     try:
