@@ -87,7 +87,5 @@ def test_every_setting_the_file_names_is_read_by_the_programs() -> None:
     named |= set(VARIABLE.findall(text)) - COMPOSE_ONLY
     assert named >= {"JIMENG_DATABASE_URL", "JIMENG_DATA_DIR", "API_HOST", "API_PORT"}
     unknown = named - _settings()
-    if not (ROOT / "core" / "pgstore.py").exists():  # the PostgreSQL store (issue #16) is being merged
-        unknown.discard("JIMENG_DATABASE_URL")
     assert not unknown, f"docker-compose.yml names settings no program reads: {sorted(unknown)}"
     assert COMPOSE_ONLY.isdisjoint(_settings())
