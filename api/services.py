@@ -22,5 +22,10 @@ class Services:
     def ready(self) -> bool:
         return self._engine is not None
 
+    def __post_init__(self) -> None:
+        self.attach(self._engine)
+
     def attach(self, engine: Engine | None) -> None:
         self._engine = engine
+        if engine is not None:
+            engine.serve_from_store()  # answers and GET by id read the stored row: a terminal row is delivered

@@ -1,5 +1,4 @@
 """The engine: the one object front ends hold. Validate → pick an account → (upload) → submit → poll → deliver.
-
 Front ends call ``imagine`` / ``compose`` / ``video``, get a ``Job`` back at once (validation errors raise right away),
 and render its events. Every accepted job ends as ``SUCCEEDED`` or ``FAILED`` with a typed reason.
 
@@ -402,10 +401,13 @@ class Engine(VideoToolsMixin):  # omni reference, frame interpolation: core/vide
     # ------------------------------------------------------------------------------------------------ durability
 
     def set_delivery_handler(self, handler: Callable[[Job], Awaitable[None]] | None) -> None:
-        """Who delivers jobs that outlived the process that started them (restart recovery). The handler gets each
-        such job once it is terminal; when it returns, the job is marked delivered. Front ends deliver their own
-        live jobs and call ``mark_delivered``."""
+        """Who delivers jobs that outlived their process (the handler returns: marked delivered). Front ends deliver
+        their own live jobs and call ``mark_delivered``, or hand outcomes out from the store (``serve_from_store``)."""
         self.deliveries.set_handler(handler)
+
+    def serve_from_store(self) -> None:
+        """Outcomes are handed out from stored rows (the API): a terminal row is delivered; no bot takes it over."""
+        self.ledger.stamp_delivered = True
 
     async def mark_delivered(self, job_id: str) -> None:
         await self.store.mark_delivered(job_id)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Coroutine
 from typing import Any
 
@@ -42,12 +43,16 @@ def record_of(job: Job, *, account_key: str | None = None, body: dict[str, Any] 
 class Ledger:
     def __init__(self, store: JobStore) -> None:
         self.store = store
+        self.stamp_delivered = False  # a terminal row is delivered as written (Engine.serve_from_store)
         self._writes: set[asyncio.Task[None]] = set()  # saves not awaited by anyone: flushed, never cancelled
 
     async def save(self, job: Job, *, account_key: str | None = None, body: dict[str, Any] | None = None) -> None:
         """Write the job's row; a failing store is logged, not raised (the job itself goes on)."""
         try:
-            await self.store.save(record_of(job, account_key=account_key, body=body))
+            record = record_of(job, account_key=account_key, body=body)
+            if self.stamp_delivered and job.last_event.state.terminal:
+                record.delivered_at = time.time()
+            await self.store.save(record)
         except StoreUnavailableError as err:  # the database is away (PostgreSQL): the job goes on, one line
             log.warning("could not save job %s: %s", job.id, err.message)
         except Exception:

@@ -121,3 +121,15 @@ async def test_concurrent_requests_cannot_all_slip_under_the_key_quota(fake: Fak
     refused = [r for r in results if isinstance(r, openai.RateLimitError)]
     assert len(refused) == 3 and all(r.code == "insufficient_quota" for r in refused)
     assert sum(r is None for r in results) == 2
+
+
+async def test_an_api_job_counts_as_delivered_once_its_outcome_is_stored(fake: FakeJimeng, tmp_path: Path) -> None:
+    """The API hands outcomes out from the store (GET by id, the answer it writes): a finished job must not stay
+    "undelivered", or a bot sharing the store would take every API job over to deliver it to no channel."""
+    async with running_api(fake, tmp_path) as (url, engine), sdk(url, KEY_A) as client:
+        await one_image(client)
+        rows = await engine.store.usage_rows({}, since=0)
+        assert [r.state for r in rows] == ["succeeded"]
+        record = await engine.store.get(rows[0].id)
+        assert record is not None and record.delivered_at is not None
+        assert await engine.store.undelivered() == []
