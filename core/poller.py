@@ -317,10 +317,10 @@ class AccountPoller:
         a poll gap (``reread_at``: learned per model, so an upstream with exact forecasts pays nothing)."""
         if t.generating_at is None and t.forecast > 0 and not t.rereads:
             _, drift = line_start(t.line0, t.read_at, t.forecast, self.timings.drift(t.keys))
-            again = reread_at(self.timing, t.kind, drift, read_at=t.read_at, forecast=t.forecast)
+            again = reread_at(self.timing, t.kind, drift, read_at=t.read_at, forecast=t.start_at - t.read_at)
             if again is not None and again < at:
                 # Another job's poll from half-way on reads this line too: one request for both.
-                half = t.read_at + t.forecast / 2
+                half = (t.read_at + t.start_at) / 2
                 shared = [
                     o.next_poll_at for o in self._tracked.values() if o is not t and half <= o.next_poll_at <= again
                 ]
