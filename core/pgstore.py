@@ -14,7 +14,6 @@ new jobs with it) and marks the store unavailable until a statement succeeds aga
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -32,6 +31,7 @@ from core.pgleases import PgLeases, SlotTake
 from core.pgnotify import Listener, check_channel, mask_url
 from core.pgpolls import PgPolls
 from core.pgschema import migrate
+from core.store import dumps, loads, record_from_row
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -66,36 +66,6 @@ _SAVE = (
     "refs = COALESCE(excluded.refs, jobs.refs), instance = COALESCE(excluded.instance, jobs.instance)"
 )
 OWNER_IS = "(owner::jsonb -> ${k}) = ${v}::jsonb"  # json_extract(owner, '$.key') = value, typed as JSON
-
-
-def dumps(value: Any) -> str | None:
-    return None if value is None else json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-
-
-def loads(raw: str | None) -> Any:
-    return json.loads(raw) if raw else None
-
-
-def _record(row: Any) -> JobRecord:
-    return JobRecord(
-        id=row["id"],
-        kind=row["kind"],
-        spec=loads(row["spec"]) or {},
-        owner=loads(row["owner"]) or {},
-        submit_id=row["submit_id"],
-        state=row["state"],
-        account_key=row["account_key"],
-        history_id=row["history_id"],
-        body=loads(row["body"]),
-        result=loads(row["result"]),
-        error=loads(row["error"]),
-        finished=row["finished"],
-        total=row["total"],
-        delivered_at=row["delivered_at"],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-        refs=loads(row["refs"]),
-    )
 
 
 class PgJobStore(PgExtras, PgLeases, PgPolls):
@@ -291,24 +261,24 @@ class PgJobStore(PgExtras, PgLeases, PgPolls):
 
     async def get(self, job_id: str) -> JobRecord | None:
         rows = await self._fetch(f"SELECT {_COLUMNS} FROM jobs WHERE id = $1", job_id)
-        return _record(rows[0]) if rows else None
+        return record_from_row(rows[0]) if rows else None
 
     async def list_owner(self, key: str, value: Any, limit: int = 20) -> list[JobRecord]:
         where = OWNER_IS.format(k=1, v=2)
         sql = f"SELECT {_COLUMNS} FROM jobs WHERE {where} ORDER BY created_at DESC LIMIT $3"
-        return [_record(r) for r in await self._fetch(sql, key, dumps(value), limit)]
+        return [record_from_row(r) for r in await self._fetch(sql, key, dumps(value), limit)]
 
     async def active(self) -> list[JobRecord]:
         """Every job that has not reached a terminal state, oldest first."""
         sql = f"SELECT {_COLUMNS} FROM jobs WHERE state = ANY($1::text[]) ORDER BY created_at"
-        return [_record(r) for r in await self._fetch(sql, _ACTIVE)]
+        return [record_from_row(r) for r in await self._fetch(sql, _ACTIVE)]
 
     async def undelivered(self) -> list[JobRecord]:
         sql = (
             f"SELECT {_COLUMNS} FROM jobs WHERE state IN ('succeeded','failed') AND delivered_at IS NULL "
             "ORDER BY updated_at"
         )
-        return [_record(r) for r in await self._fetch(sql)]
+        return [record_from_row(r) for r in await self._fetch(sql)]
 
     async def mark_delivered(self, job_id: str) -> None:
         await self._write("UPDATE jobs SET delivered_at = $1 WHERE id = $2", (time.time(), job_id))

@@ -89,33 +89,33 @@ _JOB_COLUMNS = (
 )
 
 
-def _loads(raw: str | None) -> Any:
+def loads(raw: str | None) -> Any:
     return json.loads(raw) if raw else None
 
 
-def _dumps(value: Any) -> str | None:
+def dumps(value: Any) -> str | None:
     return None if value is None else json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
-def _row_to_record(row: sqlite3.Row) -> JobRecord:
+def record_from_row(row: Any) -> JobRecord:  # a sqlite3.Row or an asyncpg.Record (core.pgstore): read by name
     return JobRecord(
         id=row["id"],
         kind=row["kind"],
-        spec=_loads(row["spec"]) or {},
-        owner=_loads(row["owner"]) or {},
+        spec=loads(row["spec"]) or {},
+        owner=loads(row["owner"]) or {},
         submit_id=row["submit_id"],
         state=row["state"],
         account_key=row["account_key"],
         history_id=row["history_id"],
-        body=_loads(row["body"]),
-        result=_loads(row["result"]),
-        error=_loads(row["error"]),
+        body=loads(row["body"]),
+        result=loads(row["result"]),
+        error=loads(row["error"]),
         finished=row["finished"],
         total=row["total"],
         delivered_at=row["delivered_at"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
-        refs=_loads(row["refs"]),
+        refs=loads(row["refs"]),
     )
 
 
@@ -242,21 +242,21 @@ class SqliteJobStore(SqliteExtras, SqliteLeases, SqlitePolls):
         values = (
             record.id,
             record.kind,
-            _dumps(record.spec),
-            _dumps(record.owner),
+            dumps(record.spec),
+            dumps(record.owner),
             record.submit_id,
             record.state,
             record.account_key,
             record.history_id,
-            _dumps(record.body),
-            _dumps(record.result),
-            _dumps(record.error),
+            dumps(record.body),
+            dumps(record.result),
+            dumps(record.error),
             record.finished,
             record.total,
             record.delivered_at,
             record.created_at,
             record.updated_at,
-            _dumps(record.refs),
+            dumps(record.refs),
             self.instance,  # the process running it (core.leases)
         )
 
@@ -274,7 +274,7 @@ class SqliteJobStore(SqliteExtras, SqliteLeases, SqlitePolls):
     async def get(self, job_id: str) -> JobRecord | None:
         def read(conn: sqlite3.Connection) -> JobRecord | None:
             row = conn.execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,)).fetchone()
-            return _row_to_record(row) if row else None
+            return record_from_row(row) if row else None
 
         return await self._run(read)
 
@@ -284,7 +284,7 @@ class SqliteJobStore(SqliteExtras, SqliteLeases, SqlitePolls):
                 f"SELECT {_JOB_COLUMNS} FROM jobs WHERE json_extract(owner, ?) = ? ORDER BY created_at DESC LIMIT ?",
                 (f"$.{key}", value, limit),
             ).fetchall()
-            return [_row_to_record(r) for r in rows]
+            return [record_from_row(r) for r in rows]
 
         return await self._run(read)
 
@@ -296,7 +296,7 @@ class SqliteJobStore(SqliteExtras, SqliteLeases, SqlitePolls):
             rows = conn.execute(
                 f"SELECT {_JOB_COLUMNS} FROM jobs WHERE state IN ({marks}) ORDER BY created_at", ACTIVE_STATES
             ).fetchall()
-            return [_row_to_record(r) for r in rows]
+            return [record_from_row(r) for r in rows]
 
         return await self._run(read)
 
@@ -308,7 +308,7 @@ class SqliteJobStore(SqliteExtras, SqliteLeases, SqlitePolls):
                 f"SELECT {_JOB_COLUMNS} FROM jobs WHERE state IN ('succeeded','failed') AND delivered_at IS NULL "
                 "ORDER BY updated_at"
             ).fetchall()
-            return [_row_to_record(r) for r in rows]
+            return [record_from_row(r) for r in rows]
 
         return await self._run(read)
 
@@ -341,7 +341,7 @@ class SqliteJobStore(SqliteExtras, SqliteLeases, SqlitePolls):
     # ------------------------------------------------------------------------------------------------ accounts
 
     async def save_account(self, key: str, data: dict[str, Any]) -> None:
-        raw = _dumps(data)
+        raw = dumps(data)
         now = time.time()
         await self._write(
             "INSERT INTO accounts (key, data, updated_at) VALUES (?, ?, ?) "
@@ -351,7 +351,7 @@ class SqliteJobStore(SqliteExtras, SqliteLeases, SqlitePolls):
 
     async def load_accounts(self) -> dict[str, dict[str, Any]]:
         def read(conn: sqlite3.Connection) -> dict[str, dict[str, Any]]:
-            return {row["key"]: _loads(row["data"]) for row in conn.execute("SELECT key, data FROM accounts")}
+            return {row["key"]: loads(row["data"]) for row in conn.execute("SELECT key, data FROM accounts")}
 
         return await self._run(read)
 
@@ -361,12 +361,12 @@ class SqliteJobStore(SqliteExtras, SqliteLeases, SqlitePolls):
         await self._write(
             "INSERT INTO timings (key, data, updated_at) VALUES (?, ?, ?) "
             "ON CONFLICT(key) DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at",
-            (key, _dumps(data), time.time()),
+            (key, dumps(data), time.time()),
         )
 
     async def load_timings(self) -> dict[str, dict[str, Any]]:
         def read(conn: sqlite3.Connection) -> dict[str, dict[str, Any]]:
-            return {row["key"]: _loads(row["data"]) for row in conn.execute("SELECT key, data FROM timings")}
+            return {row["key"]: loads(row["data"]) for row in conn.execute("SELECT key, data FROM timings")}
 
         return await self._run(read)
 
