@@ -31,7 +31,7 @@ from core.pgleases import PgLeases, SlotTake
 from core.pgnotify import Listener, check_channel, mask_url
 from core.pgpolls import PgPolls
 from core.pgschema import migrate
-from core.store import dumps, loads, record_from_row
+from core.store import JOB_COLUMNS, dumps, loads, record_from_row, row_of
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -52,12 +52,8 @@ Work = str | Callable[[Conn], Awaitable[Any]]
 Batch = list[tuple[Work, Sequence[Any], bool, "asyncio.Future[Any]"]]
 
 _ACTIVE = sorted(ACTIVE_STATES)
-_COLUMNS = (
-    "id, kind, spec, owner, submit_id, state, account_key, history_id, body, result, error, finished, total, "
-    "delivered_at, created_at, updated_at, refs, instance"
-)
 _SAVE = (
-    f"INSERT INTO jobs ({_COLUMNS}) VALUES ({', '.join(f'${n}' for n in range(1, 19))}) "
+    f"INSERT INTO jobs ({JOB_COLUMNS}) VALUES ({', '.join(f'${n}' for n in range(1, 19))}) "
     "ON CONFLICT (id) DO UPDATE SET state = excluded.state, "
     "account_key = COALESCE(excluded.account_key, jobs.account_key), "
     "history_id = COALESCE(excluded.history_id, jobs.history_id), body = COALESCE(excluded.body, jobs.body), "
@@ -237,45 +233,26 @@ class PgJobStore(PgExtras, PgLeases, PgPolls):
 
     async def save(self, record: JobRecord) -> None:
         record.updated_at = time.time()
-        values = (
-            record.id,
-            record.kind,
-            dumps(record.spec),
-            dumps(record.owner),
-            record.submit_id,
-            record.state,
-            record.account_key,
-            record.history_id,
-            dumps(record.body),
-            dumps(record.result),
-            dumps(record.error),
-            record.finished,
-            record.total,
-            record.delivered_at,
-            record.created_at,
-            record.updated_at,
-            dumps(record.refs),
-            self.instance,
-        )
+        values = row_of(record, self.instance)
         await self._write(_SAVE, values)
 
     async def get(self, job_id: str) -> JobRecord | None:
-        rows = await self._fetch(f"SELECT {_COLUMNS} FROM jobs WHERE id = $1", job_id)
+        rows = await self._fetch(f"SELECT {JOB_COLUMNS} FROM jobs WHERE id = $1", job_id)
         return record_from_row(rows[0]) if rows else None
 
     async def list_owner(self, key: str, value: Any, limit: int = 20) -> list[JobRecord]:
         where = OWNER_IS.format(k=1, v=2)
-        sql = f"SELECT {_COLUMNS} FROM jobs WHERE {where} ORDER BY created_at DESC LIMIT $3"
+        sql = f"SELECT {JOB_COLUMNS} FROM jobs WHERE {where} ORDER BY created_at DESC LIMIT $3"
         return [record_from_row(r) for r in await self._fetch(sql, key, dumps(value), limit)]
 
     async def active(self) -> list[JobRecord]:
         """Every job that has not reached a terminal state, oldest first."""
-        sql = f"SELECT {_COLUMNS} FROM jobs WHERE state = ANY($1::text[]) ORDER BY created_at"
+        sql = f"SELECT {JOB_COLUMNS} FROM jobs WHERE state = ANY($1::text[]) ORDER BY created_at"
         return [record_from_row(r) for r in await self._fetch(sql, _ACTIVE)]
 
     async def undelivered(self) -> list[JobRecord]:
         sql = (
-            f"SELECT {_COLUMNS} FROM jobs WHERE state IN ('succeeded','failed') AND delivered_at IS NULL "
+            f"SELECT {JOB_COLUMNS} FROM jobs WHERE state IN ('succeeded','failed') AND delivered_at IS NULL "
             "ORDER BY updated_at"
         )
         return [record_from_row(r) for r in await self._fetch(sql)]

@@ -83,7 +83,7 @@ MIGRATIONS: list[str] = [
     MIGRATION_6,  # 6: one poller per account for every process: poll leases and watched jobs (core.pollstore)
 ]
 
-_JOB_COLUMNS = (
+JOB_COLUMNS = (
     "id, kind, spec, owner, submit_id, state, account_key, history_id, body, result, error, finished, total, "
     "delivered_at, created_at, updated_at, refs, instance"
 )
@@ -117,6 +117,16 @@ def record_from_row(row: Any) -> JobRecord:  # a sqlite3.Row or an asyncpg.Recor
         updated_at=row["updated_at"],
         refs=loads(row["refs"]),
     )
+
+
+def row_of(record: JobRecord, instance: str | None) -> tuple[Any, ...]:
+    """A job's row in ``JOB_COLUMNS`` order, as both stores write it (``record_from_row`` reads it back)."""
+    return (
+        record.id, record.kind, dumps(record.spec), dumps(record.owner), record.submit_id, record.state,
+        record.account_key, record.history_id, dumps(record.body), dumps(record.result), dumps(record.error),
+        record.finished, record.total, record.delivered_at, record.created_at, record.updated_at, dumps(record.refs),
+        instance,
+    )  # fmt: skip
 
 
 class SqliteJobStore(SqliteExtras, SqliteLeases, SqlitePolls):
@@ -239,29 +249,10 @@ class SqliteJobStore(SqliteExtras, SqliteLeases, SqlitePolls):
 
     async def save(self, record: JobRecord) -> None:
         record.updated_at = time.time()
-        values = (
-            record.id,
-            record.kind,
-            dumps(record.spec),
-            dumps(record.owner),
-            record.submit_id,
-            record.state,
-            record.account_key,
-            record.history_id,
-            dumps(record.body),
-            dumps(record.result),
-            dumps(record.error),
-            record.finished,
-            record.total,
-            record.delivered_at,
-            record.created_at,
-            record.updated_at,
-            dumps(record.refs),
-            self.instance,  # the process running it (core.leases)
-        )
+        values = row_of(record, self.instance)  # the process running it (core.leases)
 
         await self._write(
-            f"INSERT INTO jobs ({_JOB_COLUMNS}) VALUES ({', '.join('?' * 18)}) "
+            f"INSERT INTO jobs ({JOB_COLUMNS}) VALUES ({', '.join('?' * 18)}) "
             "ON CONFLICT(id) DO UPDATE SET state=excluded.state, "
             "account_key=COALESCE(excluded.account_key, jobs.account_key), "
             "history_id=COALESCE(excluded.history_id, jobs.history_id), body=COALESCE(excluded.body, jobs.body), "
@@ -273,7 +264,7 @@ class SqliteJobStore(SqliteExtras, SqliteLeases, SqlitePolls):
 
     async def get(self, job_id: str) -> JobRecord | None:
         def read(conn: sqlite3.Connection) -> JobRecord | None:
-            row = conn.execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,)).fetchone()
+            row = conn.execute(f"SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,)).fetchone()
             return record_from_row(row) if row else None
 
         return await self._run(read)
@@ -281,7 +272,7 @@ class SqliteJobStore(SqliteExtras, SqliteLeases, SqlitePolls):
     async def list_owner(self, key: str, value: Any, limit: int = 20) -> list[JobRecord]:
         def read(conn: sqlite3.Connection) -> list[JobRecord]:
             rows = conn.execute(
-                f"SELECT {_JOB_COLUMNS} FROM jobs WHERE json_extract(owner, ?) = ? ORDER BY created_at DESC LIMIT ?",
+                f"SELECT {JOB_COLUMNS} FROM jobs WHERE json_extract(owner, ?) = ? ORDER BY created_at DESC LIMIT ?",
                 (f"$.{key}", value, limit),
             ).fetchall()
             return [record_from_row(r) for r in rows]
@@ -294,7 +285,7 @@ class SqliteJobStore(SqliteExtras, SqliteLeases, SqlitePolls):
         def read(conn: sqlite3.Connection) -> list[JobRecord]:
             marks = ",".join("?" * len(ACTIVE_STATES))
             rows = conn.execute(
-                f"SELECT {_JOB_COLUMNS} FROM jobs WHERE state IN ({marks}) ORDER BY created_at", ACTIVE_STATES
+                f"SELECT {JOB_COLUMNS} FROM jobs WHERE state IN ({marks}) ORDER BY created_at", ACTIVE_STATES
             ).fetchall()
             return [record_from_row(r) for r in rows]
 
@@ -305,7 +296,7 @@ class SqliteJobStore(SqliteExtras, SqliteLeases, SqlitePolls):
 
         def read(conn: sqlite3.Connection) -> list[JobRecord]:
             rows = conn.execute(
-                f"SELECT {_JOB_COLUMNS} FROM jobs WHERE state IN ('succeeded','failed') AND delivered_at IS NULL "
+                f"SELECT {JOB_COLUMNS} FROM jobs WHERE state IN ('succeeded','failed') AND delivered_at IS NULL "
                 "ORDER BY updated_at"
             ).fetchall()
             return [record_from_row(r) for r in rows]
