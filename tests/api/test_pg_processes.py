@@ -8,7 +8,6 @@ The database is a throw-away cluster (tests/pg.py); the "lost" test stops and st
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
 import sys
@@ -27,26 +26,18 @@ from tests.api.test_shared_processes import (
     KEY,
     LEASE_S,
     ApiProcess,
-    _free_port,
     _most_at_once,
     _submits,
 )
 from tests.pg import PgCluster, need_postgres
+from tests.processes import child_env, free_port, spawn, stop_all, until_ready
 
-ROOT = Path(__file__).resolve().parents[2]
 Start = Callable[..., Awaitable[ApiProcess]]
 
 pytestmark = [
     pytest.mark.skipif(sys.platform == "win32", reason="POSIX processes"),
     pytest.mark.filterwarnings("ignore:The Sora API:DeprecationWarning"),
 ]
-
-
-def _env(**settings: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("API_", "JIMENG_", "OPENAI_", "DISCORD_"))}
-    env["PYTHONPATH"] = str(ROOT)
-    env.update(settings)
-    return env
 
 
 @pytest.fixture
@@ -65,8 +56,8 @@ async def start_api(emulator: FakeJimeng, tmp_path: Path) -> AsyncIterator[Start
     procs: list[ApiProcess] = []
 
     async def start(name: str, database_url: str) -> ApiProcess:
-        port = _free_port()
-        env = _env(
+        port = free_port()
+        env = child_env(
             API_PORT=str(port),
             API_KEYS=KEY,
             JIMENG_SESSION_IDS=ACCOUNT,
@@ -79,36 +70,15 @@ async def start_api(emulator: FakeJimeng, tmp_path: Path) -> AsyncIterator[Start
             JIMENG_LOG_LEVEL="INFO",
         )
         log = tmp_path / f"{name}.log"
-        with log.open("wb") as out:
-            proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "api", cwd=tmp_path, env=env, stdout=out, stderr=asyncio.subprocess.STDOUT
-            )
-        api = ApiProcess(proc, f"http://127.0.0.1:{port}", log)
+        api = ApiProcess(await spawn(["-m", "api"], cwd=tmp_path, env=env, log=log), f"http://127.0.0.1:{port}", log)
         procs.append(api)
-        async with aiohttp.ClientSession() as http:
-            for _ in range(300):
-                try:
-                    async with http.get(f"{api.url}/readyz") as resp:
-                        if resp.status == 200:
-                            return api
-                except aiohttp.ClientConnectionError:
-                    pass
-                assert proc.returncode is None, log.read_text()
-                await asyncio.sleep(0.1)
-        pytest.fail(f"{name} did not become ready: {log.read_text()}")
+        await until_ready(api.url, api.proc, log, name)
+        return api
 
     try:
         yield start
     finally:
-        for api in procs:
-            if api.proc.returncode is None:
-                api.proc.send_signal(signal.SIGINT)
-        for api in procs:
-            try:
-                await asyncio.wait_for(api.proc.wait(), 20)
-            except TimeoutError:
-                api.proc.kill()
-                await api.proc.wait()
+        await stop_all(api.proc for api in procs)
 
 
 async def test_two_apis_on_one_postgresql_database_never_exceed_the_accounts_concurrency(
@@ -135,13 +105,13 @@ async def test_two_apis_on_one_postgresql_database_never_exceed_the_accounts_con
 
 @pytest.mark.parametrize("program", ["api", "bot"])
 def test_an_unreachable_database_at_start_is_one_line_and_exit_2(program: str, tmp_path: Path) -> None:
-    port = _free_port()  # nothing listens there
+    port = free_port()  # nothing listens there
     url = f"postgresql://jimeng:hunter2-secret@127.0.0.1:{port}/jimeng"
-    env = _env(
+    env = child_env(
         JIMENG_DATABASE_URL=url,
         JIMENG_SESSION_IDS=ACCOUNT,
         DISCORD_TOKEN="not-used-the-store-fails-first",
-        API_PORT=str(_free_port()),
+        API_PORT=str(free_port()),
         API_KEYS=KEY,
         JIMENG_LOG_LEVEL="WARNING",
     )

@@ -8,9 +8,7 @@ daily claim was made. A short lease (``JIMENG_LEASE_SECONDS=3``) keeps the kill 
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import socket
 import sqlite3
 import sys
 import time
@@ -25,8 +23,8 @@ import pytest
 from core.wire import PATH_CREDIT_RECEIVE, PATH_GENERATE, PATH_HISTORY_BY_IDS
 from emulator import FakeJimeng
 from tests.core.support import sid
+from tests.processes import child_env, free_port, spawn, stop_all, until_ready
 
-ROOT = Path(__file__).resolve().parents[2]
 KEY = "sk-shared-0123456789"
 ACCOUNT = sid("shared-account")
 LEASE_S = 3.0
@@ -35,12 +33,6 @@ pytestmark = [
     pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL"),
     pytest.mark.filterwarnings("ignore:The Sora API:DeprecationWarning"),  # the SDK's video calls: our wire shape
 ]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class ApiProcess:
@@ -72,10 +64,8 @@ async def start_api(emulator: FakeJimeng, tmp_path: Path) -> AsyncIterator[Start
     procs: list[ApiProcess] = []
 
     async def start(name: str) -> ApiProcess:
-        port = _free_port()
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("API_", "JIMENG_", "OPENAI_"))}
-        env.update(
-            PYTHONPATH=str(ROOT),
+        port = free_port()
+        env = child_env(
             API_PORT=str(port),
             API_KEYS=KEY,
             JIMENG_SESSION_IDS=ACCOUNT,
@@ -88,36 +78,15 @@ async def start_api(emulator: FakeJimeng, tmp_path: Path) -> AsyncIterator[Start
             JIMENG_LOG_LEVEL="INFO",
         )
         log = tmp_path / f"{name}.log"
-        with log.open("wb") as out:
-            proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "api", cwd=tmp_path, env=env, stdout=out, stderr=asyncio.subprocess.STDOUT
-            )
-        api = ApiProcess(proc, f"http://127.0.0.1:{port}", log)
+        api = ApiProcess(await spawn(["-m", "api"], cwd=tmp_path, env=env, log=log), f"http://127.0.0.1:{port}", log)
         procs.append(api)
-        async with aiohttp.ClientSession() as http:
-            for _ in range(300):
-                try:
-                    async with http.get(f"{api.url}/readyz") as resp:
-                        if resp.status == 200:
-                            return api
-                except aiohttp.ClientConnectionError:
-                    pass
-                assert proc.returncode is None, log.read_text()
-                await asyncio.sleep(0.1)
-        pytest.fail(f"{name} did not become ready: {log.read_text()}")
+        await until_ready(api.url, api.proc, log, name)
+        return api
 
     try:
         yield start
     finally:
-        for api in procs:
-            if api.proc.returncode is None:
-                api.proc.send_signal(signal.SIGINT)
-        for api in procs:
-            try:
-                await asyncio.wait_for(api.proc.wait(), 20)
-            except TimeoutError:
-                api.proc.kill()
-                await api.proc.wait()
+        await stop_all(api.proc for api in procs)
 
 
 def _most_at_once(fake: FakeJimeng) -> int:

@@ -10,9 +10,7 @@ made. A short lease (``JIMENG_LEASE_SECONDS=3``) keeps the kill -9 part bounded.
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import socket
 import sys
 import time
 from collections import Counter
@@ -20,7 +18,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import openai
 import pytest
 
@@ -30,8 +27,8 @@ from tests.bot.support import result
 from tests.bot.test_operations import LAUNCH
 from tests.core.support import sid
 from tests.fakes.discord import FakeDiscord
+from tests.processes import child_env, free_port, spawn, stop_all, until_ready
 
-ROOT = Path(__file__).resolve().parents[2]
 KEY = "sk-three-processes-0123"
 ACCOUNT = sid("three-processes")
 LEASE_S = 3.0
@@ -41,12 +38,6 @@ pytestmark = [
     pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL"),
     pytest.mark.filterwarnings("ignore:The Sora API:DeprecationWarning"),  # the SDK's video calls: our wire shape
 ]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Proc:
@@ -68,9 +59,7 @@ class Three:
         self.procs: list[Proc] = []
 
     def _env(self, **extra: str) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("API_", "JIMENG_", "DISCORD_", "OPENAI_"))}
-        env.update(
-            PYTHONPATH=str(ROOT),
+        return child_env(
             JIMENG_SESSION_IDS=ACCOUNT,
             JIMENG_UPSTREAM_URL=self.jimeng.url,
             JIMENG_DATA_DIR=str(self.tmp / "data"),  # one data directory for every process
@@ -81,33 +70,19 @@ class Three:
             JIMENG_LOG_LEVEL="INFO",
             **extra,
         )
-        return env
 
     async def _spawn(self, name: str, args: list[str], env: dict[str, str], url: str = "") -> Proc:
         log = self.tmp / f"{name}.log"
-        with log.open("wb") as out:
-            proc = await asyncio.create_subprocess_exec(
-                sys.executable, *args, cwd=self.tmp, env=env, stdout=out, stderr=asyncio.subprocess.STDOUT
-            )
-        p = Proc(name, proc, log, url)
+        p = Proc(name, await spawn(args, cwd=self.tmp, env=env, log=log), log, url)
         self.procs.append(p)
         return p
 
     async def api(self, name: str) -> Proc:
-        port = _free_port()
+        port = free_port()
         env = self._env(API_PORT=str(port), API_KEYS=KEY, API_MAX_ACTIVE_JOBS="0")
         p = await self._spawn(name, ["-m", "api"], env, f"http://127.0.0.1:{port}")
-        async with aiohttp.ClientSession() as http:
-            for _ in range(300):
-                try:
-                    async with http.get(f"{p.url}/readyz") as resp:
-                        if resp.status == 200:
-                            return p
-                except aiohttp.ClientConnectionError:
-                    pass
-                assert p.proc.returncode is None, p.text()
-                await asyncio.sleep(0.1)
-        pytest.fail(f"{name} did not become ready: {p.text()}")
+        await until_ready(p.url, p.proc, p.log, name)
+        return p
 
     async def bot(self) -> Proc:
         env = self._env(DISCORD_TOKEN=self.discord.token, DISCORD_MEMBER_JOBS="10", DISCORD_STATUS_INTERVAL="1.5")
@@ -121,15 +96,7 @@ class Three:
         pytest.fail(f"the bot did not become ready: {p.text()}")
 
     async def close(self) -> None:
-        for p in self.procs:
-            if p.proc.returncode is None:
-                p.proc.send_signal(signal.SIGINT)
-        for p in self.procs:
-            try:
-                await asyncio.wait_for(p.proc.wait(), 20)
-            except TimeoutError:
-                p.proc.kill()
-                await p.proc.wait()
+        await stop_all(p.proc for p in self.procs)
 
 
 @pytest.fixture
