@@ -2,12 +2,12 @@
 
 Alone on its store (no other live instance, as ``core.shared`` counts them at each heartbeat) a process polls as it
 always has: ``AccountShare.turn`` answers False at once, with no store access. With others alive, the process that
-holds an account's poll lease (taken by the first process with jobs there that finds it free; given up when it has
-no job left there) polls that account for every process: each tick is ONE ``get_history_by_ids`` for its own jobs
-and every job the others watch, at the earliest due time of them all, and it writes back what it saw. The others
-never call upstream for that account: they write when each of their jobs is due, read back the records the poller
-saw and run the poller's own update on them (publishing, learning, settling), exactly as if they had polled. A
-holder that dies stops renewing its lease (on this host its instance row goes at the next heartbeat); the next
+holds an account's poll lease (taken by the first process with jobs there that finds it free; kept while any process
+has a job there, so it does not change hands at the end of each of the holder's own) polls that account for every
+process: each tick is ONE ``get_history_by_ids`` for its own jobs and every job the others watch, at the earliest due
+time of them all, and it writes back what it saw. The others never call upstream for that account: they write when
+each of their jobs is due, read back the records the poller saw and run the poller's own update on them (publishing,
+learning, settling), exactly as if they had polled. A holder that dies stops renewing its lease (on this host its instance row goes at the next heartbeat); the next
 watcher that looks takes the lease over and polls for everyone.
 
 On SQLite nothing is announced between processes, so the waiting side polls the store: the holder reads the due
@@ -79,7 +79,10 @@ class AccountShare:
             self.offset = time.time() - p._clock()
         try:
             if self.holding:
-                await self._hold(p)
+                # Its own jobs ended, it goes on polling for the others while they watch: a lease handed over at the
+                # end of each job left the next holder polling again for jobs the last look had served.
+                while await self._hold(p) and not p._tracked and self.sharing.others:
+                    pass
             else:
                 await self._watch(p)
             if not p._tracked:
@@ -95,11 +98,12 @@ class AccountShare:
 
     # ------------------------------------------------------------------------------------------------ holder
 
-    async def _hold(self, p: AccountPoller) -> None:
+    async def _hold(self, p: AccountPoller) -> bool:
+        """One step of the holder: wait for the earliest due time, or poll. True while other processes watch jobs."""
         me = self.sharing.id
         holder, watches = await self.store.watched(self.key, me)
         if (holder != me or self.lease_until - time.time() < POLL_LEASE_S / 2) and not await self._take():
-            return  # another process polls it now (ours expired while we were slow): watch from the next turn
+            return False  # another process polls it now (ours expired while we were slow): watch from the next turn
         now = p._clock()
         # A look at a job due within a gap moves its schedule (as AccountPoller._not_ready does): its due time counts
         # again once its process has used that look (``basis``), or if it lay further ahead than a gap.
@@ -111,22 +115,24 @@ class AccountShare:
             or (w.basis is not None and w.basis >= self.looked[w.submit_id])
             or w.due_at > self.looked[w.submit_id] + gap
         ]
-        next_at = min([*(min(t.next_poll_at, t.deadline_at) for t in p._tracked.values()), *pending], default=now)
+        due = [*(min(t.next_poll_at, t.deadline_at) for t in p._tracked.values()), *pending]
+        next_at = min(due, default=now + SHARED_WATCH_S)  # none due: read the watches again in a while
         if next_at > now:
             await self._wait(p, f"polls:{self.key}", min(next_at - now, SHARED_WATCH_S))
-            return
+            return bool(watches)
         ids = [w.submit_id for w in watches]
         self.ticks += 1
         out = await p._tick(ids)
         seen = time.time()
         self.looked = dict.fromkeys(ids, seen)
         if not ids:
-            return
+            return False
         if isinstance(out, JimengError):
             await self.store.report(dict.fromkeys(ids), seen, _dumps(out.to_dict()))
         else:
             await self.store.report({s: None if out.get(s) is None else _dumps(out[s]) for s in ids}, seen, None)
         await self._announce(f"looks:{self.key}")
+        return True
 
     async def _take(self) -> bool:
         until = time.time() + POLL_LEASE_S

@@ -1,17 +1,20 @@
 """One poller per account across processes (issue #16): two engines on one data directory, as two processes run
 them, with jobs on one account. The emulator counts the requests: one ``get_history_by_ids`` per tick between them,
 all sent by the process holding the account's poll lease; the other's jobs finish from the records it wrote back.
-When the holder goes, the other polls. An engine alone on its store never touches the poll tables."""
+A holder whose own jobs end polls on for the other's; when it goes, the other polls. An engine alone on its store
+never touches the poll tables."""
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from core import Engine, ImageParams, Job
+from core import Engine, ImageParams, Job, Timing
 from core.jobs import JobRecord
 from core.poller import AccountPoller
 from core.pollstore import Look
@@ -207,3 +210,50 @@ async def test_poll_store_calls_across_two_stores(store_backend: StoreFactory) -
     finally:
         await a.close()
         await b.close()
+
+
+async def test_a_holder_whose_jobs_end_polls_on_for_the_others(
+    make_engine: EngineFactory, fake_jimeng: FakeJimeng, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The holder's jobs end, one after another (a closed loop), while the other process's job runs and its reads of
+    the store come late (a busy machine). The holder keeps the poll lease: no tick for a job the last look served."""
+    timing = Timing(image_interval=0.5, image_max_gap=0.5, image_cold_min_gap=0.5, min_first_poll=0.5)
+    fake_jimeng.image_seconds = 1.2
+    async with (
+        make_engine(data_dir=tmp_path, account_concurrency=4, timing=timing) as one,
+        make_engine(data_dir=tmp_path, account_concurrency=4, timing=timing) as two,
+    ):
+        await _meet(one, two)
+        first = await one.imagine(ImageParams(prompt="one 0"))
+        await _submitted(fake_jimeng, 1)
+        await asyncio.sleep(0.2)  # one holds the account's poll lease now
+        looks = two.store.looks
+
+        async def late(*args: Any) -> Any:  # two reads what the holder saw, 0.3 s later than it was read
+            out = await looks(*args)
+            await asyncio.sleep(0.3)
+            return out
+
+        monkeypatch.setattr(two.store, "looks", late)
+        fake_jimeng.image_seconds = 5.0
+        theirs = await two.imagine(ImageParams(prompt="two"))
+        await _submitted(fake_jimeng, 2)
+        fake_jimeng.image_seconds = 1.2
+        await first.wait()
+        for i in range(1, 4):  # one's jobs, one after another
+            await (await one.imagine(ImageParams(prompt=f"one {i}"))).wait()
+        await asyncio.wait_for(theirs.wait(), 30)
+
+        polls = [r.time for r in fake_jimeng.calls(PATH_HISTORY_BY_IDS)]
+        assert _poller(two).ticks == 0  # one polled for both, its own jobs ended or not
+        # Every look moves every job due within a poll gap of it (AccountPoller._not_ready): no two looks come closer
+        # than the shortest gap between polls, save the time a watcher's clock is off by reading late.
+        gaps = [b - a for a, b in itertools.pairwise(polls)]
+        assert min(gaps) > 0.35, [round(g, 3) for g in gaps]
+        share = theirs.submit_id
+        asked = sum(
+            1.0 / len(r.json["submit_ids"])
+            for r in fake_jimeng.calls(PATH_HISTORY_BY_IDS)
+            if share in r.json["submit_ids"]
+        )
+        assert asked <= 6, asked  # its 5 s, at one look per 0.5 s at most, shared with one's jobs
