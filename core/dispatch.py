@@ -90,6 +90,10 @@ def timing_keys(spec: Spec) -> tuple[str, str]:
     return exact, spec.model.key
 
 
+class _NoSlot(Exception):
+    """The slot taken as if this process were alone on the store was refused (``AccountPool.confirm``)."""
+
+
 class _Refused(Exception):
     """Upstream refused a submit before accepting it (nothing was created or charged)."""
 
@@ -177,6 +181,8 @@ class Dispatcher:
         self, job: Job, acc: Account, spec: Spec, refs: list[Any], seen: _Attempts
     ) -> JobResult | None:
         """The job's result, or None when it should go on with another (or the same, later) account."""
+        if refs and not await self.pool.confirm(job.id):  # the slot is the store's before any upload
+            return None
         try:
             uploaded = await job.unless_cancelled(self._upload(job, acc, refs)) if refs else []
         except UploadError as err:
@@ -191,6 +197,10 @@ class Dispatcher:
         while True:
             try:
                 result = await self._submit_and_poll(job, acc, spec, body)
+            except _NoSlot:  # another process holds the account's slots: nothing was sent, back in line
+                job.publish(JobState.QUEUED)
+                self.ledger.save_soon(job)
+                return None
             except _Refused as refused:
                 if await self._claimed_credits(job, acc, refused.error, seen):
                     continue  # claimed today's free credits: submit again on the same account
@@ -262,6 +272,8 @@ class Dispatcher:
         job.publish(JobState.SUBMITTING)
         # Exactly once: the row with this submit_id and the exact body is on disk BEFORE the request leaves.
         await self.ledger.save(job, account_key=acc.key, body=body)
+        if not await self.pool.confirm(job.id):  # its slot, granted in that same transaction (a process alone)
+            raise _NoSlot
         referer = f"{REGIONS[acc.region].web_origin}/ai-tool/generate?type={kind}"
         try:
             data = await self.upstream.call(acc, PATH_GENERATE, body, submit=True, referer=referer)

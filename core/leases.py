@@ -93,6 +93,8 @@ class SqliteLeases(SqliteAnnounce):
 
     if TYPE_CHECKING:
 
+        async def open(self) -> None: ...
+
         async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T: ...
 
         async def _write(self, sql: Any, args: Sequence[Any] = (), *, many: bool = False) -> Any: ...
@@ -148,6 +150,12 @@ class SqliteLeases(SqliteAnnounce):
 
     async def take_slot(self, account_key: str, job_id: str, instance: str, limit: int) -> bool:
         """Take one of the account's ``limit`` slots for a job, if fewer than that are held by every process."""
+        await self.open()
+        return bool(await self.take_slot_soon(account_key, job_id, instance, limit))
+
+    def take_slot_soon(self, account_key: str, job_id: str, instance: str, limit: int) -> asyncio.Future[Any]:
+        """``take_slot`` queued at once (the store is open): answered by the writer's next transaction, the one that
+        also commits what the job queues meanwhile — its row, its write-ahead body (a process alone, core.pool)."""
 
         def write(conn: sqlite3.Connection) -> bool:
             held = conn.execute(
@@ -161,7 +169,7 @@ class SqliteLeases(SqliteAnnounce):
             )
             return True
 
-        return bool(await self._write(write))  # in the writer's next transaction, with the jobs' saves
+        return self._enqueue(write)  # in the writer's next transaction, with the jobs' saves
 
     def give_slot(self, job_id: str, instance: str) -> asyncio.Future[Any]:
         """Give back our slot for a job (never one another process holds for it since it adopted the job). Queued at

@@ -126,7 +126,11 @@ class PgLeases:
 
     async def take_slot(self, account_key: str, job_id: str, instance: str, limit: int) -> bool:
         """Take one of the account's ``limit`` slots for a job, if fewer than that are held by every process."""
-        return bool(await self._write(SlotTake(account_key, job_id, instance, limit)))
+        return bool(await self.take_slot_soon(account_key, job_id, instance, limit))
+
+    def take_slot_soon(self, account_key: str, job_id: str, instance: str, limit: int) -> asyncio.Future[Any]:
+        """``take_slot`` queued at once, answered by the writer's next transaction (as on SQLite)."""
+        return self._enqueue(SlotTake(account_key, job_id, instance, limit))
 
     def give_slot(self, job_id: str, instance: str) -> asyncio.Future[Any]:
         """Give back our slot for a job; queued at once, before any take that follows."""

@@ -12,7 +12,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import date
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from core.accounts import (
     Account,
@@ -91,6 +91,7 @@ class AccountPool:
         # Other processes on the data directory (issue #16): a slot is a lease in the store too, and the daily claim
         # is made by one process per account and day. None: this process is alone (no data directory).
         self.shared: Sharing | None = None
+        self._taking: dict[str, asyncio.Future[Any]] = {}  # holder → its take queued without waiting (``confirm``)
 
     # ------------------------------------------------------------------------------------------------ membership
 
@@ -252,6 +253,9 @@ class AccountPool:
                         acc.in_flight += 1  # reserved while the store is asked, the line free meanwhile
                         if self.shared is None:
                             return acc
+                        if self.shared.alone:  # the store's answer comes with the job's next commit (``confirm``)
+                            self._taking[holder] = self.shared.take_soon(acc, holder)
+                            return acc
                         ticket.taking = True
                         try:
                             if await self._unlocked(self.shared.take(acc, holder)):
@@ -329,7 +333,18 @@ class AccountPool:
         future = [e for e in ends if e > 0]
         return max(0.05, min(future)) if future else None
 
+    async def confirm(self, holder: str) -> bool:
+        """Whether the store granted the slot ``acquire`` queued for ``holder`` without waiting, awaited before anything
+        leaves for the account. False: another process holds them; release it and acquire again (each take waited)."""
+        take = self._taking.pop(holder, None)
+        if take is None or await asyncio.shield(take):
+            return True
+        assert self.shared is not None
+        self.shared.refused()
+        return False
+
     async def release(self, acc: Account, holder: str = "") -> None:
+        self._taking.pop(holder, None)
         if self.shared is not None:
             self.shared.give(holder)  # queued before any take that follows; not waited for
         async with self._cond:

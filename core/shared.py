@@ -65,6 +65,7 @@ class Sharing:
         self.away = False  # the last beat could not reach the store (PostgreSQL away)
         self.others = 0  # other live instances at the last reap: with none, every poller polls alone (core.pollshare)
         self._alone = 0  # reaps in a row that saw no other instance, alive or dead (a single process: beats are quiet)
+        self._refused = False  # a take queued as if alone was refused: others hold slots (until the next reap)
         self._joined = False  # registered in the store (a process that never started leaves nothing behind)
         self._task: asyncio.Task[None] | None = None
         store.instance = self.id
@@ -155,6 +156,7 @@ class Sharing:
         instances = await self.store.instances()
         dead = [i.id for i in instances if self._dead(i, now)]
         self.others = sum(1 for i in instances if i.id != self.id and i.id not in dead)
+        self._refused = False
         self._alone = 0 if (self.others or dead) else self._alone + 1
         if quiet_ok and self._alone > 1 and self._alone % QUIET_FULL_EVERY:
             return True
@@ -167,6 +169,21 @@ class Sharing:
 
     async def take(self, acc: Account, holder: str) -> bool:
         return await self.store.take_slot(acc.key, holder, self.id, acc.limit)
+
+    @property
+    def alone(self) -> bool:
+        """No other live process at the last reap and no take refused since: a take queued without waiting will
+        almost surely be granted (``take_soon``; a process started since is noticed at the next beat)."""
+        return self.others == 0 and not self._refused
+
+    def take_soon(self, acc: Account, holder: str) -> asyncio.Future[Any]:
+        """Queue a take without waiting: its answer comes with the transaction that commits what the job writes next
+        (its row, its write-ahead body). The caller learns it before anything leaves for the account (core.pool)."""
+        return self.store.take_slot_soon(acc.key, holder, self.id, acc.limit)
+
+    def refused(self) -> None:
+        """A take queued as if alone was refused: wait for each take again until the next reap."""
+        self._refused = True
 
     def give(self, holder: str) -> None:
         """Give a slot back without waiting for the commit (a failure is logged; the lease's end frees it then)."""
