@@ -41,7 +41,10 @@ VIDEO_COLD_LAG_FRACTION: Final = 0.05  # finer than images: the first video teac
 IMAGE_COLD_MIN_GAP_S: Final = 1.0
 VIDEO_COLD_MIN_GAP_S: Final = 1.5
 MAX_POLL_GAP_S: Final = 30.0
-QUEUE_REFRESH_S: Final = 15.0  # in a long upstream line, look this often (its place moves on in the status)
+# In a long upstream line, look this often: its place moves on in the status (the elapsed time and ETA tick there
+# without a request), and each look is a reading of the line's pace. 15 s cost a 180 s video behind a 70 s line four
+# looks and broke its 8-request budget on the queue-positions variant (issue #11); every half minute is enough.
+QUEUE_REFRESH_S: Final = 30.0
 # Upstream's line (PROTOCOL.md §10.2): its forecast_queue_cost places the generation start, and so the learned window.
 # How inexact it is gets learned per model as DRIFT (seconds its forecast end moves per second waited; 0 = exact);
 # while a forecast may be off by more than a poll gap, the job is looked at again before it may start, to re-read it.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from core.policy import LINE_PRIOR_DRIFT
-from core.timings import Learned, Timing, Timings, human_duration, line_drift, line_start, reread_at
+from core.timings import Learned, Timing, Timings, human_duration, line_drift, line_start, next_poll, reread_at
 
 T = Timing()  # production knobs: images poll at least every 0.5 s, at most 1 s apart in a window
 
@@ -72,3 +72,13 @@ def test_drift_is_learned_per_model_and_persisted() -> None:
     assert restarted.drift(keys) == pytest.approx(0.3)
     entry = restarted.learned("m")
     assert entry is not None and Learned.from_dict(entry.to_dict()).drifts == entry.drifts
+
+
+def test_a_long_line_costs_a_look_every_half_minute_not_every_few_seconds() -> None:
+    # A video behind a 70 s line, nothing learned: until the line ends the schedule only comes back for the place in
+    # it. Every 15 s (the old refresh) was four looks, and a 180 s video broke its 8-request budget (issue #11).
+    start, now, looks = 70.0, 0.0, []
+    while now < start:
+        now = next_poll(T, "video", None, start=start, now=now)
+        looks.append(now)
+    assert looks == [30.0, 60.0, start + T.min_first_poll]
