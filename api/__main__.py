@@ -60,11 +60,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     secrets = [t.sessionid for t in parse_tokens(raw_ids)] + keys
     redactor = setup_logging(jimeng.log_level, secrets)
     app = create_app(settings, jimeng=jimeng, redactor=redactor)
-    log.info(
-        "listening on http://%s:%d (%s mode)", settings.host, settings.port, "server" if keys else "Bearer-session"
-    )
+    mode = "server" if keys else "Bearer-session"
+
+    def listening(_banner: str) -> None:  # run_app calls it once the store is open and the socket is bound
+        log.info("listening on http://%s:%d (%s mode)", settings.host, settings.port, mode)
+
     try:
-        web.run_app(app, host=settings.host, port=settings.port, print=None, access_log=logging.getLogger("api.access"))
+        web.run_app(
+            app, host=settings.host, port=settings.port, print=listening, access_log=logging.getLogger("api.access")
+        )
     except StoreUnavailableError as err:  # JIMENG_DATABASE_URL unreachable at start: one line, password masked
         print(f"jimeng-api: {err.message}", file=sys.stderr)
         return 2

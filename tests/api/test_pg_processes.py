@@ -113,7 +113,7 @@ def test_an_unreachable_database_at_start_is_one_line_and_exit_2(program: str, t
         DISCORD_TOKEN="not-used-the-store-fails-first",
         API_PORT=str(free_port()),
         API_KEYS=KEY,
-        JIMENG_LOG_LEVEL="WARNING",
+        JIMENG_LOG_LEVEL="INFO",
     )
     done = subprocess.run(
         [sys.executable, "-m", program], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
@@ -121,6 +121,7 @@ def test_an_unreachable_database_at_start_is_one_line_and_exit_2(program: str, t
     out = done.stdout + done.stderr
     assert done.returncode == 2, out
     assert "Traceback" not in out and "hunter2" not in out, out
+    assert "listening on" not in out, out  # said only once the store is open and the socket bound
     named = [line for line in out.splitlines() if "postgresql://" in line]
     assert named == [
         f"jimeng-{program}: cannot reach the job store at postgresql://jimeng:***@127.0.0.1:{port}/jimeng: "
