@@ -15,7 +15,7 @@ COPY api ./api
 # The same pinned versions as CI (constraints.txt; README, "Dependencies").
 RUN pip install -c constraints.txt . \
  && useradd --system --uid 10001 --user-group --home-dir /app --shell /usr/sbin/nologin app \
- && mkdir -p /app/data/api /app/data/bot \
+ && mkdir -p /app/data \
  && chown -R app:app /app/data
 
 USER app
