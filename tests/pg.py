@@ -14,6 +14,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator
@@ -52,6 +53,20 @@ def closed_port() -> int:
         return int(s.getsockname()[1])
 
 
+_WATCHER = """
+import os, shutil, subprocess, sys, time
+owner, root, stop = int(sys.argv[1]), sys.argv[2], sys.argv[3:]
+while os.path.isdir(root):
+    try:
+        os.kill(owner, 0)
+    except ProcessLookupError:
+        subprocess.run(stop, capture_output=True, timeout=60)
+        shutil.rmtree(root, ignore_errors=True)
+        break
+    time.sleep(1)
+"""
+
+
 class PgCluster:
     """One throw-away cluster: ``start()``, ``stop()`` (the server; the files stay), ``start()`` again, ``destroy()``."""
 
@@ -61,6 +76,7 @@ class PgCluster:
         self.data = self.root / "data"
         self.port = closed_port()
         self.as_postgres = os.geteuid() == 0
+        self._watcher: subprocess.Popen[bytes] | None = None
         if self.as_postgres:
             shutil.chown(self.root, "postgres", "postgres")
         self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync")
@@ -81,6 +97,22 @@ class PgCluster:
             "-c full_page_writes=off -c max_connections=200"
         )
         self._run("pg_ctl", "start", "-w", "-t", "60", "-D", str(self.data), "-l", str(self.root / "log"), "-o", opts)
+        if self._watcher is None:
+            self._watcher = self._watch()
+
+    def _watch(self) -> subprocess.Popen[bytes]:
+        """A pytest killed outright (SIGKILL, a CI timeout) never runs ``destroy``: a detached watcher stops the
+        server and deletes its files once this process is gone (and quits by itself once they are deleted)."""
+        stop = [str(self.bindir / "pg_ctl"), "stop", "-m", "immediate", "-D", str(self.data)]
+        if self.as_postgres:
+            stop = ["runuser", "-u", "postgres", "--", *stop]
+        return subprocess.Popen(
+            [sys.executable, "-c", _WATCHER, str(os.getpid()), str(self.root), *stop],
+            start_new_session=True,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
 
     def stop(self, mode: str = "fast") -> None:
         self._run("pg_ctl", "stop", "-w", "-m", mode, "-D", str(self.data))
@@ -91,6 +123,9 @@ class PgCluster:
         except RuntimeError:
             pass  # not running
         shutil.rmtree(self.root, ignore_errors=True)
+        if self._watcher is not None:
+            self._watcher.kill()
+            self._watcher.wait()
 
     def url(self, database: str = "postgres") -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
