@@ -129,6 +129,12 @@ def row_of(record: JobRecord, instance: str | None) -> tuple[Any, ...]:
     )  # fmt: skip
 
 
+def _answer(batch: Batch, answers: list[Any]) -> None:
+    for (*_, fut), answer in zip(batch, answers, strict=True):
+        if not fut.done():
+            fut.set_result(answer)
+
+
 class SqliteJobStore(SqliteExtras, SqliteLeases, SqlitePolls):
     """Jobs, account state, learned timings, retained result files, settings and usage in one SQLite database."""
 
@@ -215,14 +221,18 @@ class SqliteJobStore(SqliteExtras, SqliteLeases, SqlitePolls):
                 conn = self._conn
                 assert conn is not None
                 try:
-                    answers = await self._in_thread(self._commit, conn, batch)
+                    answers = await self._in_thread(self._commit_and_answer, conn, batch, asyncio.get_running_loop())
                 except Exception as exc:  # report it to every waiting writer
                     for fut in (f for *_, f in batch if not f.done()):
                         fut.set_exception(exc)
                     continue
-            for (*_, fut), answer in zip(batch, answers, strict=True):
-                if not fut.done():
-                    fut.set_result(answer)
+            _answer(batch, answers)  # done from the thread already, unless the loop ran this first
+
+    def _commit_and_answer(self, conn: sqlite3.Connection, batch: Batch, loop: asyncio.AbstractEventLoop) -> list[Any]:
+        """Commit, and wake the writers from this thread: they resume at the loop's next step (issue #7)."""
+        answers = self._commit(conn, batch)
+        loop.call_soon_threadsafe(_answer, batch, answers)
+        return answers
 
     @staticmethod
     def _commit(conn: sqlite3.Connection, batch: Batch) -> list[Any]:
@@ -250,7 +260,6 @@ class SqliteJobStore(SqliteExtras, SqliteLeases, SqlitePolls):
     async def save(self, record: JobRecord) -> None:
         record.updated_at = time.time()
         values = row_of(record, self.instance)  # the process running it (core.leases)
-
         await self._write(
             f"INSERT INTO jobs ({JOB_COLUMNS}) VALUES ({', '.join('?' * 18)}) "
             "ON CONFLICT(id) DO UPDATE SET state=excluded.state, "

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from core import Engine, ImageParams, JobState
+from core.jobs import JobRecord
 from core.pgstore import PgJobStore
 from core.store import SqliteJobStore
 from core.wire import PATH_GENERATE
@@ -111,3 +112,28 @@ async def test_a_take_refused_as_if_alone_sends_nothing_until_a_slot_is_free(
             assert len(fake_jimeng.calls(PATH_GENERATE)) == 1
         finally:
             await other.close()
+
+
+async def test_a_write_returns_once_committed_not_once_the_writer_task_runs_again(tmp_path: Path) -> None:
+    """The writer thread wakes the waiting writers itself after its COMMIT: the write-ahead save resumes its job at the
+    loop's next step instead of after the executor's future, its shield and the writer task have each taken one."""
+    store = SqliteJobStore(tmp_path / "jobs.sqlite3")
+    await store.open()
+    held = asyncio.Event()
+    real = store._in_thread
+
+    async def writer_held_after_the_thread(fn: Any, *args: Any) -> Any:
+        out = await real(fn, *args)
+        await held.wait()  # the writer task does not run again until the test lets it
+        return out
+
+    store._in_thread = writer_held_after_the_thread  # type: ignore[method-assign]
+    try:
+        job = JobRecord(id="j", kind="image", spec={}, owner={}, submit_id="s", state="submitting", body={"b": 1})
+        await asyncio.wait_for(store.save(job), 5)
+        held.set()
+        row = await store.get("j")
+        assert row is not None and row.body == {"b": 1}
+    finally:
+        held.set()
+        await store.close()
