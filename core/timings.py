@@ -141,6 +141,7 @@ class Learned:
         self.ahead = 0  # jobs in a row ready at their first look in the window: each moves the next window a step
         # How far upstream's forecast end of the line moved per second waited in it, per reading (0: exact).
         self.drifts: list[float] = list(drifts)[-LINE_DRIFT_KEEP:]
+        self.since = 0.0  # the current regime began then (wall clock): older observations, from any process, are void
 
     def estimate(self) -> Estimate | None:
         obs = self.observations
@@ -175,8 +176,17 @@ class Learned:
             # Two in a row outside the window on the same side: the model's time changed; forget the old regime.
             side = _side(new.center, before)
             if side and side == _side(last.center, before):
-                self.observations = [last, new]
+                self.observations, self.since = [last, new], last.at
         del self.observations[:-TIMING_KEEP]
+
+    def merge(self, other: Learned) -> None:
+        """What another process on the store learned (issue #16): the union of both processes' observations of the
+        current regime, newest kept; a regime change seen by either voids the older ones of both."""
+        self.since = max(self.since, other.since)
+        union = {(round(o.lo, 3), round(o.hi, 3), round(o.at, 1)): o for o in [*other.observations, *self.observations]}
+        self.observations = sorted((o for o in union.values() if o.at >= self.since), key=lambda o: o.at)[-TIMING_KEEP:]
+        if len(other.drifts) > len(self.drifts):
+            self.drifts = list(other.drifts)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -184,6 +194,7 @@ class Learned:
             "early": self.early,
             "ahead": self.ahead,
             "drift": [round(d, 3) for d in self.drifts],
+            "since": round(self.since, 1),
         }
 
     @classmethod
@@ -201,6 +212,8 @@ class Learned:
         learned = cls(obs, early if isinstance(early, int) else 0, drifts)
         ahead = data.get("ahead", 0)
         learned.ahead = ahead if isinstance(ahead, int) and ahead >= 0 else 0
+        since = data.get("since", 0.0)
+        learned.since = float(since) if isinstance(since, int | float) else 0.0
         return learned
 
 
@@ -227,9 +240,15 @@ class Timings:
         self.on_change = on_change
 
     def load(self, rows: dict[str, dict[str, Any]]) -> None:
+        """Rows of the store: at start, or what other processes wrote since (merged with ours, not replacing it:
+        each process writes its whole row, so the last writer's row may lack what another just learned)."""
         for key, data in rows.items():
             if isinstance(data, dict):
-                self._by_key[key] = Learned.from_dict(data)
+                incoming, mine = Learned.from_dict(data), self._by_key.get(key)
+                if mine is None:
+                    self._by_key[key] = incoming
+                else:
+                    mine.merge(incoming)
 
     def learned(self, key: str) -> Learned | None:
         return self._by_key.get(key)

@@ -82,3 +82,21 @@ def test_a_long_line_costs_a_look_every_half_minute_not_every_few_seconds() -> N
         now = next_poll(T, "video", None, start=start, now=now)
         looks.append(now)
     assert looks == [30.0, 60.0, start + T.min_first_poll]
+
+
+def test_processes_sharing_a_store_keep_each_others_observations_of_the_current_regime() -> None:
+    # Each process writes its whole row; another's heartbeat used to REPLACE its own with the last writer's, losing
+    # what it had just learned (issue #16). Loading now merges, and a regime change seen by either voids older ones.
+    def row(*obs: tuple[float, float, float], since: float = 0.0) -> dict[str, dict[str, object]]:
+        return {"m|2k|4": {"obs": [list(o) for o in obs], "since": since}}
+
+    mine = Timings()
+    mine.load(row((19.0, 20.0, 100.0), (19.5, 20.5, 110.0)))
+    mine.load(row((19.5, 20.5, 110.0), (19.2, 20.1, 120.0)))  # another process: one seen already, one new
+    learned = mine.learned("m|2k|4")
+    assert learned is not None and [o.at for o in learned.observations] == [100.0, 110.0, 120.0]
+    mine.load(row((29.0, 30.0, 130.0), (29.5, 30.2, 140.0), since=130.0))  # it saw the model slow down
+    assert [o.at for o in learned.observations] == [130.0, 140.0]
+    assert learned.since == 130.0 and Learned.from_dict(learned.to_dict()).since == 130.0
+    est = mine.estimate(["m|2k|4"])
+    assert est is not None and 29.0 < est.center < 30.5
