@@ -61,6 +61,7 @@ class Tracked:
     progress_at: float = 0.0  # when the number of finished items last changed
     progress: int = 0
     polls: int = 0
+    looked: float = 0.0  # the latest look (a watcher's: when the holder made it, core.pollshare): ready then, learned
     errors: int = 0
     missing: int = 0  # polls in a row that found no record after one was seen (issue #13: upstream lost it)
     last: RecordView | None = None
@@ -235,7 +236,7 @@ class AccountPoller:
 
     def _update(self, t: Tracked, record: object, now: float, due: bool) -> None:
         """One look at a job (due, or along with another job's poll): settle it, or publish and schedule."""
-        t.errors = 0
+        t.errors, t.looked = 0, now
         t.polls += 1
         if record is None:  # not visible yet (PROTOCOL.md §10.1)
             if t.unconfirmed:
@@ -359,7 +360,7 @@ class AccountPoller:
             t.future.set_exception(error)
             return
         if not partial and t.teach:  # a stalled job says nothing about how long the next one takes
-            self._learn(t, self._clock())
+            self._learn(t, t.looked or self._clock())
         t.future.set_result((assets or [], view, partial))
 
     def _learn(self, t: Tracked, now: float) -> None:

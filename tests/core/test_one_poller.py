@@ -257,3 +257,48 @@ async def test_a_holder_whose_jobs_end_polls_on_for_the_others(
             if share in r.json["submit_ids"]
         )
         assert asked <= 6, asked  # its 5 s, at one look per 0.5 s at most, shared with one's jobs
+
+
+async def test_a_watcher_learns_when_the_holder_looked_not_when_it_read_the_look(
+    make_engine: EngineFactory, fake_jimeng: FakeJimeng, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A watcher reading the store late (a busy machine) must not count its delay into the job's time: the interval it
+    learns ends at the holder's look that saw the job ready, not when the watcher read that look."""
+    timing = Timing(image_interval=0.5, image_max_gap=0.5, image_cold_min_gap=0.5, min_first_poll=0.5)
+    learned_at: dict[str, float] = {}
+    learn = AccountPoller._learn
+
+    def spy(self: AccountPoller, t: Any, now: float) -> None:
+        learned_at[t.job.submit_id] = now  # the poller's clock is the emulator's (time.monotonic)
+        learn(self, t, now)
+
+    monkeypatch.setattr(AccountPoller, "_learn", spy)
+    sparse = Timing(image_interval=0.5, image_max_gap=0.5, image_cold_min_gap=5.0, min_first_poll=5.0)
+    async with (  # the holder's own job needs a look every 5 s only: it looks when the watcher's job is due
+        make_engine(data_dir=tmp_path, account_concurrency=4, timing=sparse) as one,
+        make_engine(data_dir=tmp_path, account_concurrency=4, timing=timing) as two,
+    ):
+        await _meet(one, two)
+        fake_jimeng.image_seconds = 8.0
+        first = await one.imagine(ImageParams(prompt="the holder's"))
+        await _submitted(fake_jimeng, 1)
+        await asyncio.sleep(0.2)  # one holds the account's poll lease now
+        looks = two.store.looks
+
+        async def late(*args: Any) -> Any:  # two reads what the holder saw, 0.6 s later than it was read
+            out = await looks(*args)
+            await asyncio.sleep(0.6)
+            return out
+
+        monkeypatch.setattr(two.store, "looks", late)
+        fake_jimeng.image_seconds = 2.5
+        theirs = await two.imagine(ImageParams(prompt="the watcher's"))
+        await asyncio.wait_for(asyncio.gather(theirs.wait(), first.wait()), 30)
+        assert _poller(two).ticks == 0  # the holder looked for it
+        sid = theirs.submit_id
+        found = min(
+            r.time
+            for r in fake_jimeng.calls(PATH_HISTORY_BY_IDS)
+            if sid in r.json["submit_ids"] and r.time >= fake_jimeng.ready_at(sid)
+        )
+        assert 0 <= learned_at[sid] - found < 0.3, (learned_at[sid], found)  # not found + the 0.6 s read
