@@ -140,10 +140,11 @@ class Dispatcher:
             await p.close()
 
     def forget(self, keys: list[str]) -> None:
-        """Callers' accounts the pool forgot: drop their pollers once idle."""
+        """Callers' accounts the pool forgot: drop their pollers once idle (no job, and not polling for other
+        processes' jobs on the account: core.pollshare, a holder goes on after its own jobs end)."""
         for key in keys:
             poller = self._pollers.get(key)
-            if poller is not None and not len(poller):
+            if poller is not None and not len(poller) and (poller._task is None or poller._task.done()):
                 del self._pollers[key]
 
     # ------------------------------------------------------------------------------------------------ failover

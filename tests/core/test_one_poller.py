@@ -302,3 +302,34 @@ async def test_a_watcher_learns_when_the_holder_looked_not_when_it_read_the_look
             if sid in r.json["submit_ids"] and r.time >= fake_jimeng.ready_at(sid)
         )
         assert 0 <= learned_at[sid] - found < 0.3, (learned_at[sid], found)  # not found + the 0.6 s read
+
+
+async def test_a_holder_polling_for_others_is_not_dropped_as_idle(
+    make_engine: EngineFactory, fake_jimeng: FakeJimeng, tmp_path: Path
+) -> None:
+    """The pool forgetting a caller's account drops its poller once idle: not while it polls for another process's
+    job after its own ended (it would run on, never closed), and once that is over."""
+    timing = Timing(image_interval=0.5, image_max_gap=0.5, image_cold_min_gap=0.5, min_first_poll=0.5)
+    async with (
+        make_engine(data_dir=tmp_path, account_concurrency=4, timing=timing) as one,
+        make_engine(data_dir=tmp_path, account_concurrency=4, timing=timing) as two,
+    ):
+        await _meet(one, two)
+        fake_jimeng.image_seconds = 1.0
+        mine = await one.imagine(ImageParams(prompt="the holder's"))
+        await _submitted(fake_jimeng, 1)
+        await asyncio.sleep(0.2)  # one holds the account's poll lease now
+        fake_jimeng.image_seconds = 4.0
+        theirs = await two.imagine(ImageParams(prompt="the watcher's"))
+        await mine.wait()
+        (key,) = one.dispatcher._pollers
+        one.dispatcher.forget([key])
+        assert key in one.dispatcher._pollers and not len(_poller(one))  # no job of its own, still polling for two
+        await asyncio.wait_for(theirs.wait(), 30)
+        assert _poller(two).ticks == 0
+        for _ in range(100):  # the holder stops once nobody watches
+            if _poller(one)._task is None or _poller(one)._task.done():
+                break
+            await asyncio.sleep(0.05)
+        one.dispatcher.forget([key])
+        assert key not in one.dispatcher._pollers
