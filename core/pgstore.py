@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 
 import asyncpg
 
+from core import filestore
 from core.errors import StoreUnavailableError
 from core.jobs import ACTIVE_STATES, JobRecord
 from core.leases import settle
@@ -306,15 +307,8 @@ class PgJobStore(PgExtras, PgLeases, PgPolls):
         )
 
     async def files_to_evict(self, *, older_than: float, max_bytes: int) -> list[str]:
-        """Files past retention, then the oldest until the total fits under ``max_bytes``."""
-        rows = await self._fetch("SELECT path, size, created_at FROM files ORDER BY created_at")
-        total = sum(r["size"] for r in rows)
-        out: list[str] = []
-        for r in rows:
-            if r["created_at"] < older_than or total > max_bytes:
-                out.append(r["path"])
-                total -= r["size"]
-        return out
+        """Files past retention, then the oldest until the total fits under ``max_bytes`` (core.filestore)."""
+        return await filestore.walk_async(self._fetch, filestore.plan(older_than=older_than, max_bytes=max_bytes))
 
     async def forget_files(self, paths: Sequence[str]) -> None:
         if paths:

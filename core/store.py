@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
+from core import filestore
 from core.jobs import ACTIVE_STATES as ACTIVE
 from core.jobs import JobRecord, MemoryJobStore
 from core.leases import MIGRATION_5, SqliteLeases, settle
@@ -380,19 +381,9 @@ class SqliteJobStore(SqliteExtras, SqliteLeases, SqlitePolls):
         )
 
     async def files_to_evict(self, *, older_than: float, max_bytes: int) -> list[str]:
-        """Files past retention, then the oldest until the total fits under ``max_bytes``."""
-
-        def read(conn: sqlite3.Connection) -> list[str]:
-            rows = conn.execute("SELECT path, size, created_at FROM files ORDER BY created_at").fetchall()
-            total = sum(r["size"] for r in rows)
-            out: list[str] = []
-            for r in rows:
-                if r["created_at"] < older_than or total > max_bytes:
-                    out.append(r["path"])
-                    total -= r["size"]
-            return out
-
-        return await self._run(read)
+        """Files past retention, then the oldest until the total fits under ``max_bytes`` (core.filestore)."""
+        steps = filestore.plan(older_than=older_than, max_bytes=max_bytes)
+        return await self._run(lambda conn: filestore.walk(lambda sql, args: conn.execute(sql, args).fetchall(), steps))
 
     async def forget_files(self, paths: Sequence[str]) -> None:
         if paths:
