@@ -15,11 +15,12 @@ from api.body import UploadedFile
 from api.errors import from_validation
 from api.keys import ACTIVE, CALLER, QUOTA, SERVICES, SETTINGS, STREAMING
 from api.settings import ApiSettings
-from core import Asset, Engine, Job, JobResult
+from core import Asset, Engine, Job, JobResult, JobState
 from core.media import RefImage
 
 M = TypeVar("M", bound=BaseModel)
 log = logging.getLogger(__name__)
+IN_LINE = frozenset({JobState.QUEUED, JobState.UPLOADING})  # the states in which ``Job.cancel`` still works
 
 
 def engine_of(request: web.Request) -> Engine:
@@ -62,22 +63,38 @@ def caller_gone(request: web.Request) -> bool:
 async def wait_for_caller(request: web.Request, job: Job) -> JobResult:
     """The job's result, for a synchronous caller. If the caller disconnects while the job is still in our line
     (not yet submitted), the job is cancelled (``Job.cancel``): no credits are spent for nobody. A submitted job
-    runs on. Asynchronous video tasks do not use this: their caller polls later."""
+    runs on. Asynchronous video tasks do not use this: their caller polls later.
+
+    The caller is looked for every ``disconnect_check_s`` only while the job is in our line; once it left the line
+    the handler wakes at the job's next event only (a refused submit puts it back in line, and the checks resume), so
+    a 60 s job no longer wakes the event loop twice a second for a check that cannot cancel anything (issue #7)."""
     waiter = asyncio.ensure_future(job.wait())
     every = settings_of(request).disconnect_check_s
+    changes = job.events()  # the current snapshot, then every change, ending with the terminal event
+    change: asyncio.Future[Any] | None = None
     try:
-        while True:
-            done, _ = await asyncio.wait({waiter}, timeout=every)
-            if done:
-                return waiter.result()
+        while not waiter.done():
+            if change is None:
+                change = asyncio.ensure_future(anext(changes, None))
+            timeout = every if job.state in IN_LINE else None
+            done, _ = await asyncio.wait({waiter, change}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
             if caller_gone(request) and job.cancel():
                 log.info("job %s: its caller left before it was submitted; cancelled", job.id)
+            if change in done:
+                if change.result() is None:
+                    break  # the events ended: the job is terminal, its result follows
+                change = None  # the next event, on the next round
+        return await waiter
     except asyncio.CancelledError:
         job.cancel()
         raise
     finally:
         if not waiter.done():
             waiter.cancel()
+        if change is not None and not change.done():
+            change.cancel()  # ends the events at their wait (their listener goes)
+        else:
+            await changes.aclose()
 
 
 def refs(values: Sequence[str], files: Sequence[UploadedFile] = ()) -> list[Any]:
