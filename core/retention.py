@@ -27,7 +27,7 @@ from core.transport import Upstream
 log = logging.getLogger(__name__)
 
 CHUNK = 1 << 16  # streaming to callers
-COPY_CHUNK = 1 << 20  # copying to disk: few, large writes (each one a thread hop)
+COPY_CHUNK = 1 << 20  # copying to disk: few, large writes (each one a thread hop), whatever size the reads come in
 KNOWN_PATHS = 10_000  # upstream URL → local copy, remembered for callers that hold the original Asset
 _EXT_BY_TYPE = {"image/webp": ".webp", "image/jpeg": ".jpg", "image/png": ".png", "video/mp4": ".mp4"}
 
@@ -193,10 +193,15 @@ class ResultKeeper:
                     # Opened here, not in a thread: a cancel landing on that hop would drop the open file unclosed.
                     fh = tmp.open("wb")
                     size = 0
+                    held: list[bytes] = []  # read since the last write (a read returns what has arrived)
                     try:
                         async for chunk in resp.content.iter_chunked(COPY_CHUNK):
-                            size += len(chunk)
-                            await asyncio.to_thread(fh.write, chunk)
+                            held.append(chunk)
+                            if (size := size + len(chunk)) // COPY_CHUNK > (size - len(chunk)) // COPY_CHUNK:
+                                await asyncio.to_thread(fh.writelines, held)  # about one hop per COPY_CHUNK
+                                held = []
+                        if held:
+                            await asyncio.to_thread(fh.writelines, held)
                     except BaseException:
                         fh.close()
                         tmp.unlink(missing_ok=True)  # a half copy is nobody's file (the store never heard of it)
