@@ -46,7 +46,7 @@ FULL = Plan(
     overhead_rounds=2,
     inflight_jobs=200,
     b64_concurrent=(1, 10),
-    processes=ProcScenario(3, 20.0, rounds=6),
+    processes=ProcScenario(3, 20.0, rounds=6, seeds=(7, 11, 13)),
 )
 
 QUICK = Plan(
