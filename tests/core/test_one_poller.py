@@ -46,6 +46,18 @@ async def _finish(jobs: list[Job], fake: FakeJimeng) -> list[float]:
     return list(await asyncio.wait_for(asyncio.gather(*(one(j) for j in jobs)), 30))
 
 
+def _read_late(engine: Engine, monkeypatch: pytest.MonkeyPatch, delay: float) -> None:
+    """The engine reads what the poll-lease holder saw ``delay`` seconds after reading it (a busy machine)."""
+    looks = engine.store.looks
+
+    async def late(*args: Any) -> Any:
+        out = await looks(*args)
+        await asyncio.sleep(delay)
+        return out
+
+    monkeypatch.setattr(engine.store, "looks", late)
+
+
 async def _meet(*engines: Engine) -> None:
     """Every engine's heartbeat once: each knows the others are alive (as within a third of the lease)."""
     for e in engines:
@@ -227,14 +239,7 @@ async def test_a_holder_whose_jobs_end_polls_on_for_the_others(
         first = await one.imagine(ImageParams(prompt="one 0"))
         await _submitted(fake_jimeng, 1)
         await asyncio.sleep(0.2)  # one holds the account's poll lease now
-        looks = two.store.looks
-
-        async def late(*args: Any) -> Any:  # two reads what the holder saw, 0.3 s later than it was read
-            out = await looks(*args)
-            await asyncio.sleep(0.3)
-            return out
-
-        monkeypatch.setattr(two.store, "looks", late)
+        _read_late(two, monkeypatch, 0.3)
         fake_jimeng.image_seconds = 5.0
         theirs = await two.imagine(ImageParams(prompt="two"))
         await _submitted(fake_jimeng, 2)
@@ -283,14 +288,7 @@ async def test_a_watcher_learns_when_the_holder_looked_not_when_it_read_the_look
         first = await one.imagine(ImageParams(prompt="the holder's"))
         await _submitted(fake_jimeng, 1)
         await asyncio.sleep(0.2)  # one holds the account's poll lease now
-        looks = two.store.looks
-
-        async def late(*args: Any) -> Any:  # two reads what the holder saw, 0.6 s later than it was read
-            out = await looks(*args)
-            await asyncio.sleep(0.6)
-            return out
-
-        monkeypatch.setattr(two.store, "looks", late)
+        _read_late(two, monkeypatch, 0.6)
         fake_jimeng.image_seconds = 2.5
         theirs = await two.imagine(ImageParams(prompt="the watcher's"))
         await asyncio.wait_for(asyncio.gather(theirs.wait(), first.wait()), 30)
