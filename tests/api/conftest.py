@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -25,6 +26,8 @@ from tests.core.support import FAST, sid
 KEY_A = "sk-test-alpha-0123456789"
 KEY_B = "sk-test-beta-9876543210"
 USER_SID = sid("api-user")  # the caller's own session id (Bearer mode)
+USER_HEADERS = {"Authorization": f"Bearer {USER_SID}", "Content-Type": "application/json"}
+IMAGE_BODY = json.dumps({"prompt": "a cat", "model": "jimeng-4.5", "n": 1})
 OTHER_SID = sid("api-other")
 POOL_SID = sid("api-pool")  # the server's account (server mode)
 
@@ -56,6 +59,16 @@ class Api:
 
     def root_client(self, key: str) -> openai.AsyncOpenAI:
         return openai.AsyncOpenAI(base_url=self.url, api_key=key, max_retries=0, timeout=20.0)
+
+    async def post_image(self, timeout: float) -> int:
+        """One plain image request in the caller's name (Bearer mode) by raw HTTP, with a client timeout (a caller
+        who leaves): the reply's status."""
+        async with (
+            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as http,
+            http.post(self.url + "/v1/images/generations", data=IMAGE_BODY, headers=USER_HEADERS) as resp,
+        ):
+            await resp.read()
+            return resp.status
 
     def file(self, name: str) -> str:
         return f"{self.files_url}/{name}"

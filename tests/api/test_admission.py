@@ -6,26 +6,15 @@ Real app, real engine, the emulator upstream; generate requests are counted wher
 from __future__ import annotations
 
 import asyncio
-import json
 
 import aiohttp
 
 from core import JobState
 from core.policy import DEFAULT_ACCOUNT_CONCURRENCY, MAX_QUEUED_PER_ACCOUNT
-from tests.api.conftest import USER_SID, Api, ApiFactory
+from core.wire import PATH_GENERATE as GENERATE
+from tests.api.conftest import IMAGE_BODY, USER_HEADERS, Api, ApiFactory
 
-GENERATE = "/mweb/v1/aigc_draft/generate"
-HEADERS = {"Authorization": f"Bearer {USER_SID}", "Content-Type": "application/json"}
-BODY = json.dumps({"prompt": "a cat", "model": "jimeng-4.5", "n": 1})
-
-
-async def _post(api: Api, timeout: float) -> int:
-    async with (
-        aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as http,
-        http.post(api.url + "/v1/images/generations", data=BODY, headers=HEADERS) as resp,
-    ):
-        await resp.read()
-        return resp.status
+HEADERS, BODY = USER_HEADERS, IMAGE_BODY
 
 
 async def _queued(api: Api, count: int) -> None:
@@ -39,10 +28,10 @@ async def _queued(api: Api, count: int) -> None:
 async def test_abandoned_queued_jobs_never_reach_upstream(make_api: ApiFactory) -> None:
     async with make_api(disconnect_check_s=0.05) as api:
         api.fake.image_seconds = 2.0
-        holders = [asyncio.create_task(_post(api, 30)) for _ in range(DEFAULT_ACCOUNT_CONCURRENCY)]
+        holders = [asyncio.create_task(api.post_image(30)) for _ in range(DEFAULT_ACCOUNT_CONCURRENCY)]
         while len(api.fake.calls(GENERATE)) < DEFAULT_ACCOUNT_CONCURRENCY:
             await asyncio.sleep(0.02)
-        leavers = [asyncio.create_task(_post(api, 0.6)) for _ in range(10)]
+        leavers = [asyncio.create_task(api.post_image(0.6)) for _ in range(10)]
         await _queued(api, 10)
         assert all(isinstance(r, TimeoutError) for r in await asyncio.gather(*leavers, return_exceptions=True))
         assert await asyncio.gather(*holders) == [200] * DEFAULT_ACCOUNT_CONCURRENCY
@@ -58,7 +47,7 @@ async def test_the_line_per_account_is_bounded_with_429_and_retry_after(make_api
     async with make_api() as api:
         api.fake.image_seconds = 3.0
         waiting = DEFAULT_ACCOUNT_CONCURRENCY + MAX_QUEUED_PER_ACCOUNT
-        callers = [asyncio.create_task(_post(api, 30)) for _ in range(waiting)]
+        callers = [asyncio.create_task(api.post_image(30)) for _ in range(waiting)]
         await _queued(api, MAX_QUEUED_PER_ACCOUNT)
         async with (
             aiohttp.ClientSession() as http,
@@ -75,7 +64,7 @@ async def test_the_line_per_account_is_bounded_with_429_and_retry_after(make_api
 async def test_one_caller_cannot_fill_the_line(make_api: ApiFactory) -> None:
     async with make_api(max_active_jobs=2) as api:
         api.fake.image_seconds = 1.0
-        holders = [asyncio.create_task(_post(api, 30)) for _ in range(2)]
+        holders = [asyncio.create_task(api.post_image(30)) for _ in range(2)]
         while len(api.engine._jobs) < 2:
             await asyncio.sleep(0.02)
         async with (
@@ -86,4 +75,4 @@ async def test_one_caller_cannot_fill_the_line(make_api: ApiFactory) -> None:
             assert resp.status == 429 and "unfinished jobs" in err["message"], (resp.status, err)
             assert int(resp.headers["Retry-After"]) >= 1
         assert await asyncio.gather(*holders) == [200, 200]
-        assert await _post(api, 30) == 200  # finished jobs no longer count
+        assert await api.post_image(30) == 200  # finished jobs no longer count

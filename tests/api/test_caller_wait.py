@@ -8,27 +8,13 @@ Real app, real engine, the emulator upstream.
 from __future__ import annotations
 
 import asyncio
-import json
 
-import aiohttp
 import pytest
 
 import api.handlers.common as common
 from core import JobState
-from tests.api.conftest import USER_SID, Api, ApiFactory
-
-GENERATE = "/mweb/v1/aigc_draft/generate"
-HEADERS = {"Authorization": f"Bearer {USER_SID}", "Content-Type": "application/json"}
-BODY = json.dumps({"prompt": "a cat", "model": "jimeng-4.5", "n": 1})
-
-
-async def _post(api: Api, timeout: float) -> int:
-    async with (
-        aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as http,
-        http.post(api.url + "/v1/images/generations", data=BODY, headers=HEADERS) as resp,
-    ):
-        await resp.read()
-        return resp.status
+from core.wire import PATH_GENERATE as GENERATE
+from tests.api.conftest import USER_SID, ApiFactory
 
 
 async def test_a_submitted_job_does_not_wake_its_handler_on_the_timer(
@@ -44,7 +30,7 @@ async def test_a_submitted_job_does_not_wake_its_handler_on_the_timer(
     monkeypatch.setattr(common, "caller_gone", counting)
     async with make_api(disconnect_check_s=0.02) as api:
         api.fake.image_seconds = 1.5
-        assert await _post(api, 30) == 200
+        assert await api.post_image(30) == 200
         job = next(iter(api.engine._jobs.values()))
         assert job.state is JobState.SUCCEEDED and len(api.fake.calls(GENERATE)) == 1
         # On the timer it would have looked ≈ 75 times in 1.5 s; at the job's events (queued, submitting, pending,
@@ -57,7 +43,7 @@ async def test_a_job_back_in_line_after_a_refused_submit_is_cancelled_when_its_c
 ) -> None:
     async with make_api(disconnect_check_s=0.05) as api:
         api.fake.accounts[USER_SID].fail_generate = ["1010"]  # rate limited: the account cools down 15 s
-        leaver = asyncio.create_task(_post(api, 30))
+        leaver = asyncio.create_task(api.post_image(30))
         for _ in range(200):  # refused once, then back in our line waiting for the account
             job = next(iter(api.engine._jobs.values()), None)
             if job is not None and len(api.fake.calls(GENERATE)) == 1 and job.state is JobState.QUEUED:

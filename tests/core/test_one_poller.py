@@ -46,6 +46,14 @@ async def _finish(jobs: list[Job], fake: FakeJimeng) -> list[float]:
     return list(await asyncio.wait_for(asyncio.gather(*(one(j) for j in jobs)), 30))
 
 
+async def _holding(engine: Engine, fake: FakeJimeng, prompt: str) -> Job:
+    """A job of the engine's, submitted as the account's first: the engine holds its poll lease once it returns."""
+    job = await engine.imagine(ImageParams(prompt=prompt))
+    await _submitted(fake, 1)
+    await asyncio.sleep(0.2)
+    return job
+
+
 def _read_late(engine: Engine, monkeypatch: pytest.MonkeyPatch, delay: float) -> None:
     """The engine reads what the poll-lease holder saw ``delay`` seconds after reading it (a busy machine)."""
     looks = engine.store.looks
@@ -236,9 +244,7 @@ async def test_a_holder_whose_jobs_end_polls_on_for_the_others(
         make_engine(data_dir=tmp_path, account_concurrency=4, timing=timing) as two,
     ):
         await _meet(one, two)
-        first = await one.imagine(ImageParams(prompt="one 0"))
-        await _submitted(fake_jimeng, 1)
-        await asyncio.sleep(0.2)  # one holds the account's poll lease now
+        first = await _holding(one, fake_jimeng, "one 0")
         _read_late(two, monkeypatch, 0.3)
         fake_jimeng.image_seconds = 5.0
         theirs = await two.imagine(ImageParams(prompt="two"))
@@ -285,9 +291,7 @@ async def test_a_watcher_learns_when_the_holder_looked_not_when_it_read_the_look
     ):
         await _meet(one, two)
         fake_jimeng.image_seconds = 8.0
-        first = await one.imagine(ImageParams(prompt="the holder's"))
-        await _submitted(fake_jimeng, 1)
-        await asyncio.sleep(0.2)  # one holds the account's poll lease now
+        first = await _holding(one, fake_jimeng, "the holder's")
         _read_late(two, monkeypatch, 0.6)
         fake_jimeng.image_seconds = 2.5
         theirs = await two.imagine(ImageParams(prompt="the watcher's"))
@@ -314,9 +318,7 @@ async def test_a_holder_polling_for_others_is_not_dropped_as_idle(
     ):
         await _meet(one, two)
         fake_jimeng.image_seconds = 1.0
-        mine = await one.imagine(ImageParams(prompt="the holder's"))
-        await _submitted(fake_jimeng, 1)
-        await asyncio.sleep(0.2)  # one holds the account's poll lease now
+        mine = await _holding(one, fake_jimeng, "the holder's")
         fake_jimeng.image_seconds = 4.0
         theirs = await two.imagine(ImageParams(prompt="the watcher's"))
         await mine.wait()
